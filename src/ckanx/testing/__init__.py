@@ -1,0 +1,1 @@
+"""Fixtures for testing code that talks to CKAN, backed by the embedded server."""

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``ckanx``): provides the ``ckan_server`` fixture."""
