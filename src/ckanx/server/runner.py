@@ -1,0 +1,264 @@
+"""Serve an :class:`~ckanx.server.core.EmbeddedCKAN` over a real socket, in a background thread.
+
+The socket is bound *before* the site is built, so the site's ``site_url`` (used in ``help`` links
+and download URLs) is exactly the URL clients reach it on, even with an OS-chosen free port, and
+there is no window in which another process can take the port::
+
+    from ckanx.server.runner import running_server
+
+    with running_server() as srv:
+        httpx.post(f"{srv.url}/api/3/action/package_create", json={...},
+                   headers={"Authorization": srv.token})
+
+uvicorn runs on its own event loop in a daemon thread; :meth:`RunningServer.stop` asks it to
+exit, waits for the thread and (for sites it created) closes the database and removes the
+temporary data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .core import EmbeddedCKAN
+
+log = logging.getLogger("ckanx.server")
+
+DEFAULT_HOST = "127.0.0.1"
+# How long to wait for uvicorn to start accepting or to finish shutting down.
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+# Wildcard addresses cannot be connected to; URLs for them name the loopback address instead.
+_WILDCARD_URL_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+class ServerStartError(RuntimeError):
+    """The server could not start (address in use, permission denied, uvicorn failed)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_for(host: str, port: int) -> str:
+    """``http://host:port`` for a bound address (IPv6 in brackets, wildcards as loopback)."""
+    host = _WILDCARD_URL_HOST.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
+    """Bind and listen on ``host:port`` (``port=0``: a free port chosen by the OS).
+
+    Raises:
+        ServerStartError: the address is in use or cannot be bound, with a one-line reason.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServerStartError(f"cannot resolve host {host!r}: {exc.strerror}") from exc
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # SO_REUSEADDR lets a restarted server reuse a port in TIME_WAIT; it does not allow two
+    # listeners on one port on Linux, so "port in use" is still detected.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ServerStartError(f"cannot listen on {host}:{port}: {reason}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+class RunningServer:
+    """An embedded CKAN being served on a socket.
+
+    Attributes:
+        server: the :class:`EmbeddedCKAN` (state, ``sysadmin_token``, ``app``).
+        url: the base URL, e.g. ``http://127.0.0.1:43127`` (equal to ``server.site_url``).
+        host, port: the bound address.
+    """
+
+    def __init__(
+        self,
+        server: EmbeddedCKAN,
+        sock: socket.socket,
+        *,
+        owns_server: bool,
+        log_level: str = "warning",
+        access_log: bool = False,
+    ) -> None:
+        import uvicorn
+
+        self.server = server
+        self.host, self.port = sock.getsockname()[:2]
+        self.url = server.site_url
+        self._sock = sock
+        self._owns_server = owns_server
+        config = uvicorn.Config(
+            server.app,
+            log_level=log_level,
+            access_log=access_log,
+            lifespan="off",
+            # Idle keep-alive connections would otherwise hold shutdown for their full timeout.
+            timeout_graceful_shutdown=2,
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"ckanx-server-{self.port}", daemon=True
+        )
+        self._stopped = False
+
+    @property
+    def token(self) -> str:
+        """The sysadmin's API token (``Authorization: <token>``)."""
+        return self.server.sysadmin_token
+
+    def _run(self) -> None:
+        try:
+            self._uvicorn.run(sockets=[self._sock])
+        except BaseException as exc:  # SystemExit from uvicorn on startup failure, too
+            self._error = exc
+
+    def start(self, timeout: float = START_TIMEOUT) -> RunningServer:
+        """Start serving; returns once the socket accepts requests."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._thread.is_alive():
+                self._close_state()
+                raise ServerStartError(f"server thread exited during startup: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"server did not start within {timeout:g} s")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop serving and wait for the thread; idempotent.
+
+        Closes the site (database, temporary directory) when this object created it.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._uvicorn.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                # Still busy (a long request): force the loop out rather than hang the caller.
+                self._uvicorn.force_exit = True
+                self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._close_state()
+
+    def _close_state(self) -> None:
+        if self._owns_server:
+            self._owns_server = False
+            self.server.close()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RunningServer {self.url} ckan {self.server.ckan_version}>"
+
+
+def start_server(
+    server: EmbeddedCKAN | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    data_dir: str | Path | None = None,
+    ckan_version: str = "2.11",
+    log_level: str = "warning",
+    access_log: bool = False,
+    **server_kwargs: Any,
+) -> RunningServer:
+    """Bind ``host:port``, build (or adopt) a site whose ``site_url`` is that URL, and serve it.
+
+    Args:
+        server: an existing site to serve; its ``site_url`` is set to the bound URL and it is
+            *not* closed by :meth:`RunningServer.stop`. ``None``: a new site is created from
+            ``data_dir``, ``ckan_version`` and ``server_kwargs`` and closed on stop.
+        host: address to listen on (loopback by default).
+        port: ``0`` for a free port chosen by the OS.
+
+    Raises:
+        ServerStartError: the address cannot be bound or uvicorn failed to start.
+    """
+    sock = bind_socket(host, port)
+    url = url_for(host, sock.getsockname()[1])
+    try:
+        owns = server is None
+        if server is None:
+            server = EmbeddedCKAN(
+                data_dir, ckan_version=ckan_version, site_url=url, **server_kwargs
+            )
+        else:
+            server.site_url = url
+    except BaseException:
+        sock.close()
+        raise
+    running = RunningServer(
+        server, sock, owns_server=owns, log_level=log_level, access_log=access_log
+    )
+    return running.start()
+
+
+@contextlib.contextmanager
+def running_server(
+    server: EmbeddedCKAN | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    data_dir: str | Path | None = None,
+    ckan_version: str = "2.11",
+    log_level: str = "warning",
+    **server_kwargs: Any,
+) -> Iterator[RunningServer]:
+    """Context manager: an embedded CKAN on a real socket for the duration of the block.
+
+    Example::
+
+        with running_server(ckan_version="2.12") as srv:
+            r = httpx.get(f"{srv.url}/api/3/action/status_show")
+            assert r.json()["result"]["site_url"] == srv.url
+
+    See :func:`start_server` for the arguments.
+    """
+    running = start_server(
+        server,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        ckan_version=ckan_version,
+        log_level=log_level,
+        **server_kwargs,
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
