@@ -63,7 +63,7 @@ def test_explicit_port_and_port_in_use() -> None:
     probe.close()
     with running_server(port=port) as srv:
         assert srv.url == f"http://127.0.0.1:{port}"
-        with pytest.raises(ServerStartError, match="cannot listen on 127.0.0.1:"):
+        with pytest.raises(ServerStartError, match=r"cannot listen on 127\.0\.0\.1:"):
             start_server(port=port)
 
 
