@@ -19,18 +19,25 @@ from ._exceptions import (
     UnknownAction,
     ValidationError,
 )
+from ._client import AsyncClient, Client
+from ._config import ConfigError
+from ._remote import RemoteCKAN
 from ._version import __version__
 
 __all__ = [
     "ActionError",
+    "AsyncClient",
     "BadRequest",
     "CKANAPIError",
+    "Client",
+    "ConfigError",
     "HTTPStatusError",
     "NetworkError",
     "NotAuthorized",
     "NotFound",
     "OutcomeUnknownError",
     "RedirectError",
+    "RemoteCKAN",
     "RequestTimeout",
     "SearchError",
     "SearchIndexError",

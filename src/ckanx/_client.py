@@ -1,0 +1,362 @@
+"""``Client`` and ``AsyncClient``: the same API, one synchronous and one asynchronous send loop.
+
+Everything that is not I/O — building requests, parsing answers, deciding retries — lives in
+:mod:`ckanx._core`; the two classes below repeat only their short send loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from . import _core
+from ._config import ConfigError, env_target, env_token_for, profile_target
+from ._core import CallOptions, CallState, FileSpec, Raise, Retry, Return, Verify
+
+__all__ = ["AsyncClient", "Client"]
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+class _BaseClient(Generic[H]):
+    """What both clients share: configuration, redaction, the action namespace, server info."""
+
+    _http: H
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = _core.DEFAULT_TIMEOUT,
+        retries: int = _core.DEFAULT_RETRIES,
+        user_agent: str | None = None,
+        verify: bool | str = True,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        token_header: str = "Authorization",
+        prefer_get: bool = False,
+    ) -> None:
+        if url is None:
+            target = env_target()
+            if target is None:
+                raise ConfigError("no CKAN site URL: pass one or set CKAN_URL")
+            url, token = target.url, token or target.token
+        elif token is None:
+            token = env_token_for(url)
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.url = _core.normalize_base_url(url)
+        self._token = token.strip() if token else None
+        self.retries = retries
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) or timeout is None else httpx.Timeout(timeout)
+        self.verify = verify
+        self.prefer_get = prefer_get
+        self.token_header = token_header
+        self.headers = {"User-Agent": user_agent or _core.DEFAULT_USER_AGENT, **dict(headers or {})}
+        self._transport = transport
+        self._server_info: dict[str, Any] | None = None
+        self.action = ActionNamespace(self)
+
+    # -- construction helpers
+
+    @classmethod
+    def from_profile(cls, name: str | None = None, **kwargs: Any) -> Any:
+        """A client for a named profile in the ckanx config file (see :mod:`ckanx._config`)."""
+        target = profile_target(name)
+        kwargs.setdefault("verify", target.verify)
+        return cls(target.url, target.token, **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Any:
+        """A client for ``CKAN_URL`` with ``CKAN_API_TOKEN``."""
+        return cls(None, **kwargs)
+
+    # -- shared internals
+
+    @property
+    def has_token(self) -> bool:
+        """Whether an API token is configured (the token itself is never exposed)."""
+        return self._token is not None
+
+    def __repr__(self) -> str:
+        token = "***" if self._token else None
+        return f"{type(self).__name__}(url={self.url!r}, token={token})"
+
+    def _options(self) -> CallOptions:
+        return CallOptions(
+            base_url=self.url,
+            token=self._token,
+            token_header=self.token_header,
+            headers=self.headers,
+            retries=self.retries,
+            prefer_get=self.prefer_get,
+        )
+
+    def _start(
+        self,
+        name: str,
+        data: Mapping[str, Any] | None,
+        files: Mapping[str, FileSpec] | None,
+        method: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CallState:
+        opts = self._options()
+        if timeout is not None:
+            opts.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        if headers:
+            opts.headers = {**opts.headers, **headers}
+        return CallState(opts, name, data, files, method=method)
+
+    def _learn(self, call: CallState) -> None:
+        """Keep what a call discovered about the server for the next calls."""
+        if call.moved_to_https:
+            self.url = call.moved_to_https
+        if call.method_switched_to:
+            self.prefer_get = call.method_switched_to == "GET"
+
+    def _http_kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "verify": self.verify,
+            "follow_redirects": False,
+            "headers": {},
+            **({"transport": self._transport} if self._transport is not None else {}),
+        }
+
+    def server_version(self) -> tuple[int, ...]:
+        """The CKAN version from the cached ``status_show`` (e.g. ``(2, 11, 6)``)."""
+        info = self._server_info or {}
+        return _parse_version(str(info.get("ckan_version", "")))
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+class Client(_BaseClient[httpx.Client]):
+    """A synchronous CKAN client.
+
+    Example::
+
+        with ckanx.Client("https://demo.ckan.org") as ck:
+            ds = ck.action.package_show(id="my-dataset")
+
+    Args:
+        url: the site root (``https://data.example.org``); ``CKAN_URL`` when omitted.
+        token: an API token, sent raw in ``Authorization``; ``CKAN_API_TOKEN`` is used when it
+            belongs to the same site. Never shown in reprs, logs or errors.
+        timeout: seconds or an ``httpx.Timeout`` (default: 10 s connect, 60 s read).
+        retries: how many times to retry transient failures (see :mod:`ckanx._core`).
+        user_agent: the User-Agent header.
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        headers: extra headers for every request.
+        transport: an httpx transport (tests, the embedded server in-process, proxies).
+        token_header: the header carrying the token (CKAN's ``apitoken_header_name``).
+        prefer_get: send read actions by GET (falls back to POST when refused, and vice versa).
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(url, token, **kwargs)
+        self._http = httpx.Client(**self._http_kwargs())
+
+    def call_action(
+        self,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, FileSpec] | None = None,
+        *,
+        method: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any action (core or plugin) and return its ``result``; raise a ckanx error otherwise.
+
+        ``method`` forces ``"GET"`` or ``"POST"``; ``timeout`` and ``headers`` apply to this call only.
+        """
+        call = self._start(name, data, files, method, timeout, headers)
+        try:
+            while True:
+                request = call.build_request(self._http)
+                try:
+                    response = self._http.send(request)
+                except httpx.HTTPError as error:
+                    step = call.on_error(error)
+                else:
+                    step = call.on_response(response)
+                if isinstance(step, Verify):
+                    try:
+                        outcome: Any = self.call_action(step.action, step.data)
+                    except Exception as error:  # noqa: BLE001 - fed back to the state machine
+                        outcome = error
+                    step = call.on_verify(outcome)
+                if isinstance(step, Return):
+                    self._learn(call)
+                    return step.result
+                if isinstance(step, Raise):
+                    raise step.error
+                time.sleep(step.delay)
+        finally:
+            call.close()
+
+    def server_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """``status_show``, fetched once per client: CKAN version, extensions, site URL."""
+        if self._server_info is None or refresh:
+            self._server_info = self.call_action("status_show")
+        return self._server_info
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient[httpx.AsyncClient]):
+    """The asynchronous twin of :class:`Client`: the same arguments and methods, awaitable.
+
+    Example::
+
+        async with ckanx.AsyncClient("https://demo.ckan.org") as ck:
+            ds = await ck.action.package_show(id="my-dataset")
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(url, token, **kwargs)
+        self._http = httpx.AsyncClient(**self._http_kwargs())
+
+    async def call_action(
+        self,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, FileSpec] | None = None,
+        *,
+        method: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any action (core or plugin) and return its ``result``; raise a ckanx error otherwise.
+
+        ``method`` forces ``"GET"`` or ``"POST"``; ``timeout`` and ``headers`` apply to this call only.
+        """
+        call = self._start(name, data, files, method, timeout, headers)
+        try:
+            while True:
+                request = call.build_request(self._http)
+                try:
+                    response = await self._http.send(request)
+                except httpx.HTTPError as error:
+                    step = call.on_error(error)
+                else:
+                    step = call.on_response(response)
+                if isinstance(step, Verify):
+                    try:
+                        outcome: Any = await self.call_action(step.action, step.data)
+                    except Exception as error:  # noqa: BLE001 - fed back to the state machine
+                        outcome = error
+                    step = call.on_verify(outcome)
+                if isinstance(step, Return):
+                    self._learn(call)
+                    return step.result
+                if isinstance(step, Raise):
+                    raise step.error
+                await asyncio.sleep(step.delay)
+        finally:
+            call.close()
+
+    async def server_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """``status_show``, fetched once per client: CKAN version, extensions, site URL."""
+        if self._server_info is None or refresh:
+            self._server_info = await self.call_action("status_show")
+        return self._server_info
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class ActionNamespace:
+    """``ck.action.<name>(**data)`` calls any action; file arguments become an upload.
+
+    A keyword argument whose value is a file object, ``bytes`` wrapped as ``(filename, data)`` or a
+    :class:`pathlib.Path` is sent as a multipart file; everything else is data. ``dir(ck.action)``
+    lists the actions this server is known to have (for tab completion), and
+    ``help(ck.action.package_show)`` shows the server's own documentation (``help_show``).
+    """
+
+    def __init__(self, client: _BaseClient[Any]) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> BoundAction:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return BoundAction(self._client, name)
+
+    def __dir__(self) -> list[str]:
+        from ._actions import known_actions
+
+        info = self._client._server_info
+        return sorted(known_actions(info))
+
+
+class BoundAction:
+    """One action of one client: call it with keyword arguments."""
+
+    def __init__(self, client: _BaseClient[Any], name: str) -> None:
+        self._client = client
+        self.__name__ = name
+
+    def __call__(self, **kwargs: Any) -> Any:
+        data, files = split_files(kwargs)
+        return self._client.call_action(self.__name__, data, files or None)  # type: ignore[attr-defined]
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        client = self._client
+        if not isinstance(client, Client):
+            return f"Call the {self.__name__} action (await it)."
+        try:
+            text = client.call_action("help_show", {"name": self.__name__})
+        except Exception:  # noqa: BLE001 - documentation is best effort
+            return f"Call the {self.__name__} action."
+        return str(text) if text else None
+
+    def __repr__(self) -> str:
+        return f"<action {self.__name__} of {self._client.url}>"
+
+
+def split_files(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate file-like keyword arguments (uploads) from data, as ckanapi's shortcut does."""
+    from pathlib import PurePath
+
+    data: dict[str, Any] = {}
+    files: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if hasattr(value, "read") or isinstance(value, PurePath) or (
+            isinstance(value, tuple) and len(value) >= 2 and (hasattr(value[1], "read") or isinstance(value[1], bytes))
+        ):
+            files[key] = value
+        else:
+            data[key] = value
+    return data, files
