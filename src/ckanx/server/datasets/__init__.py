@@ -1,0 +1,1 @@
+"""Datasets, resources, uploads, tags, vocabularies and dataset activity of the embedded CKAN."""

@@ -1,0 +1,604 @@
+"""Datasets, resources, tags, vocabularies and activities: tables and the SQL behind each operation.
+
+Storage layout (SQLite, in ``catalog.db``):
+
+- ``package``: one row per dataset (any state); indexed columns (name, state, private, owner_org,
+  type, timestamps) plus ``core``, a JSON object with the free-text fields, extras, the embedded
+  organization and groups and the tag list, so that rendering a dataset is one row read plus its
+  resources.
+- ``resource``: one row per resource (``data`` JSON holds everything but the indexed columns).
+- ``tag`` / ``package_tag`` / ``vocabulary``: tags shared between datasets (stable tag ids, for
+  tag_list / tag_show) and tag vocabularies.
+- ``activity``: the activity stream entries of datasets ("new package", "changed package",
+  "deleted package").
+
+:func:`package_dicts` and :func:`iter_package_dicts` are the public read side used by search.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..db import register_schema
+
+register_schema(
+    """
+CREATE TABLE IF NOT EXISTS package (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'dataset',
+    state TEXT NOT NULL DEFAULT 'active',
+    private INTEGER NOT NULL DEFAULT 0,
+    owner_org TEXT,
+    creator_user_id TEXT,
+    metadata_created TEXT NOT NULL,
+    metadata_modified TEXT NOT NULL,
+    core TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS package_name_idx ON package(name);
+CREATE INDEX IF NOT EXISTS package_owner_org_idx ON package(owner_org);
+CREATE TABLE IF NOT EXISTS resource (
+    id TEXT PRIMARY KEY,
+    package_id TEXT NOT NULL REFERENCES package(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'active',
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resource_package_idx ON resource(package_id, position);
+CREATE TABLE IF NOT EXISTS vocabulary (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS tag (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    vocabulary_id TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tag_name_vocab_idx ON tag(name, vocabulary_id);
+CREATE TABLE IF NOT EXISTS package_tag (
+    package_id TEXT NOT NULL REFERENCES package(id) ON DELETE CASCADE,
+    tag_id TEXT NOT NULL REFERENCES tag(id),
+    PRIMARY KEY (package_id, tag_id)
+);
+CREATE INDEX IF NOT EXISTS package_tag_tag_idx ON package_tag(tag_id);
+CREATE TABLE IF NOT EXISTS package_activity (
+    id TEXT PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    user_id TEXT,
+    object_id TEXT NOT NULL,
+    activity_type TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS package_activity_object_idx ON package_activity(object_id, timestamp);
+"""
+)
+
+# CKAN's default license list: id -> (title, url, is open).
+LICENSES: dict[str, tuple[str, str, bool]] = {
+    "notspecified": ("License not specified", "", False),
+    "odc-pddl": (
+        "Open Data Commons Public Domain Dedication and License (PDDL)",
+        "http://www.opendefinition.org/licenses/odc-pddl",
+        True,
+    ),
+    "odc-odbl": (
+        "Open Data Commons Open Database License (ODbL)",
+        "http://www.opendefinition.org/licenses/odc-odbl",
+        True,
+    ),
+    "odc-by": (
+        "Open Data Commons Attribution License",
+        "http://www.opendefinition.org/licenses/odc-by",
+        True,
+    ),
+    "cc-zero": ("Creative Commons CCZero", "http://www.opendefinition.org/licenses/cc-zero", True),
+    "cc-by": ("Creative Commons Attribution", "http://www.opendefinition.org/licenses/cc-by", True),
+    "cc-by-sa": (
+        "Creative Commons Attribution Share-Alike",
+        "http://www.opendefinition.org/licenses/cc-by-sa",
+        True,
+    ),
+    "gfdl": ("GNU Free Documentation License", "http://www.opendefinition.org/licenses/gfdl", True),
+    "other-open": ("Other (Open)", "", True),
+    "other-pd": ("Other (Public Domain)", "", True),
+    "other-at": ("Other (Attribution)", "", True),
+    "uk-ogl": (
+        "UK Open Government Licence (OGL)",
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+        True,
+    ),
+    "cc-nc": (
+        "Creative Commons Non-Commercial (Any)",
+        "http://creativecommons.org/licenses/by-nc/2.0/",
+        False,
+    ),
+    "other-nc": ("Other (Non-Commercial)", "", False),
+    "other-closed": ("Other (Not Open)", "", False),
+}
+
+# Order in which CKAN appends the list fields that are empty (they come after the non-empty
+# lists, which are sorted by name with the scalar fields before them).
+_EMPTY_LIST_ORDER = ("resources", "tags", "extras", "groups")
+
+
+def new_id() -> str:
+    """A fresh UUID4 string (CKAN's ids)."""
+    return str(uuid.uuid4())
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def find_package_row(conn: sqlite3.Connection, name_or_id: str) -> sqlite3.Row | None:
+    """The package row with this id, else with this name (a live one before deleted ones)."""
+    if not isinstance(name_or_id, str):
+        return None
+    row = conn.execute("SELECT * FROM package WHERE id = ?", (name_or_id,)).fetchone()
+    if row is not None:
+        return row
+    return conn.execute(
+        "SELECT * FROM package WHERE name = ? ORDER BY state = 'deleted', metadata_created DESC",
+        (name_or_id,),
+    ).fetchone()
+
+
+def name_in_use(conn: sqlite3.Connection, name: str, exclude_id: str | None) -> bool:
+    """Whether a non-deleted dataset other than ``exclude_id`` has this name."""
+    row = conn.execute(
+        "SELECT 1 FROM package WHERE name = ? AND state != 'deleted' AND id != ?",
+        (name, exclude_id or ""),
+    ).fetchone()
+    return row is not None
+
+
+def package_exists(conn: sqlite3.Connection, package_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM package WHERE id = ?", (package_id,)).fetchone() is not None
+
+
+def resource_row(conn: sqlite3.Connection, resource_id: str) -> sqlite3.Row | None:
+    if not isinstance(resource_id, str):
+        return None
+    return conn.execute("SELECT * FROM resource WHERE id = ?", (resource_id,)).fetchone()
+
+
+def resource_id_taken(conn: sqlite3.Connection, resource_id: str, package_id: str | None) -> bool:
+    """CKAN's ``resource_id_does_not_exist``: a live resource with this id in another dataset."""
+    row = conn.execute(
+        "SELECT package_id FROM resource WHERE id = ? AND state != 'deleted'", (resource_id,)
+    ).fetchone()
+    return row is not None and row["package_id"] != package_id
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_resource(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+    """A resource row as CKAN shows it: every key, sorted by name (extras included)."""
+    data = json.loads(row["data"])
+    data["id"] = row["id"]
+    data["package_id"] = row["package_id"]
+    data["position"] = row["position"]
+    data["state"] = row["state"]
+    return {k: data[k] for k in sorted(data)}
+
+
+def _license_fields(license_id: str | None) -> dict[str, Any]:
+    if license_id in LICENSES:
+        title, url, is_open = LICENSES[license_id]  # type: ignore[index]
+        out: dict[str, Any] = {"isopen": is_open, "license_title": title}
+        if url:
+            out["license_url"] = url
+        return out
+    return {"isopen": False, "license_title": license_id}
+
+
+def render(row: sqlite3.Row, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """One dataset as ``package_show`` returns it to a sysadmin, in CKAN's key order."""
+    core = json.loads(row["core"])
+    tags = core.get("tags") or []
+    scalars: dict[str, Any] = {
+        "author": core.get("author"),
+        "author_email": core.get("author_email"),
+        "creator_user_id": row["creator_user_id"],
+        "id": row["id"],
+        "license_id": core.get("license_id"),
+        "maintainer": core.get("maintainer"),
+        "maintainer_email": core.get("maintainer_email"),
+        "metadata_created": row["metadata_created"],
+        "metadata_modified": row["metadata_modified"],
+        "name": row["name"],
+        "notes": core.get("notes"),
+        "num_resources": len(resources),
+        "num_tags": len(tags),
+        "organization": core.get("organization"),
+        "owner_org": row["owner_org"],
+        "private": bool(row["private"]),
+        "state": row["state"],
+        "title": core.get("title"),
+        "type": row["type"],
+        "url": core.get("url"),
+        "version": core.get("version"),
+    }
+    scalars.update(_license_fields(core.get("license_id")))
+    out = {k: scalars[k] for k in sorted(scalars)}
+    lists = {
+        "extras": sorted(
+            ({"key": e["key"], "value": e["value"]} for e in core.get("extras") or []),
+            key=lambda e: e["key"],
+        ),
+        "groups": sorted(core.get("groups") or [], key=lambda g: g["name"]),
+        "resources": resources,
+        "tags": sorted(
+            (
+                {
+                    "display_name": t["name"],
+                    "id": t["id"],
+                    "name": t["name"],
+                    "state": "active",
+                    "vocabulary_id": t.get("vocabulary_id"),
+                }
+                for t in tags
+            ),
+            key=lambda t: t["name"],
+        ),
+    }
+    for key in sorted(lists):
+        if lists[key]:
+            out[key] = lists[key]
+    for key in _EMPTY_LIST_ORDER:
+        if not lists[key]:
+            out[key] = []
+    out["relationships_as_subject"] = []
+    out["relationships_as_object"] = []
+    return out
+
+
+def _resources_by_package(
+    conn: sqlite3.Connection, package_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in package_ids}
+    for start in range(0, len(package_ids), 500):
+        chunk = package_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT * FROM resource WHERE package_id IN ({marks}) AND state = 'active' "
+            "ORDER BY package_id, position",
+            chunk,
+        ):
+            out[row["package_id"]].append(render_resource(row))
+    return out
+
+
+def _render_rows(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    resources = _resources_by_package(conn, [r["id"] for r in rows])
+    return [render(row, resources[row["id"]]) for row in rows]
+
+
+def package_dicts(conn: sqlite3.Connection, ids: list[str]) -> list[dict[str, Any]]:
+    """What ``package_show`` returns to a sysadmin for each id, in the order of ``ids``.
+
+    Missing ids are skipped. Used by search to build results, so it reads in batches.
+    """
+    rows: dict[str, sqlite3.Row] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM package WHERE id IN ({marks})", chunk):
+            rows[row["id"]] = row
+    rendered = {d["id"]: d for d in _render_rows(conn, list(rows.values()))}
+    return [rendered[i] for i in ids if i in rendered]
+
+
+def iter_package_dicts(conn: sqlite3.Connection, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every dataset (any state) as ``package_show`` shows it to a sysadmin, in batches."""
+    last = ""
+    while True:
+        rows = conn.execute(
+            "SELECT * FROM package WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+        ).fetchall()
+        if not rows:
+            return
+        yield from _render_rows(conn, rows)
+        last = rows[-1]["id"]
+
+
+def package_dict(conn: sqlite3.Connection, package_id: str) -> dict[str, Any] | None:
+    """One dataset's full dict (any state), or None."""
+    found = package_dicts(conn, [package_id])
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- writes
+
+
+def tag_id_for(conn: sqlite3.Connection, name: str, vocabulary_id: str | None) -> str:
+    """The id of the tag ``name`` in ``vocabulary_id`` (free tags: None), created if new."""
+    vocab = vocabulary_id or ""
+    row = conn.execute(
+        "SELECT id FROM tag WHERE name = ? AND vocabulary_id = ?", (name, vocab)
+    ).fetchone()
+    if row is not None:
+        return str(row["id"])
+    tag_id = new_id()
+    conn.execute(
+        "INSERT INTO tag (id, name, vocabulary_id) VALUES (?, ?, ?)", (tag_id, name, vocab)
+    )
+    return tag_id
+
+
+def save_package(
+    conn: sqlite3.Connection,
+    *,
+    row: dict[str, Any],
+    core: dict[str, Any],
+    resources: list[dict[str, Any]],
+    tags: list[dict[str, Any]],
+    insert: bool,
+) -> None:
+    """Write a whole dataset: its row, its resources (replacing the live list) and its tags.
+
+    ``row`` holds the indexed columns; ``resources`` are full resource dicts with ``id``;
+    resources of the dataset that are not in the list are marked deleted, as CKAN does.
+    """
+    tag_entries = []
+    seen: set[tuple[str, str]] = set()
+    for tag in tags:
+        key = (tag["name"], tag.get("vocabulary_id") or "")
+        if key in seen:
+            continue
+        seen.add(key)
+        tag_entries.append(
+            {
+                "id": tag_id_for(conn, tag["name"], tag.get("vocabulary_id")),
+                "name": tag["name"],
+                "vocabulary_id": tag.get("vocabulary_id"),
+            }
+        )
+    core = {**core, "tags": tag_entries}
+    values = (
+        row["name"],
+        row["type"],
+        row["state"],
+        1 if row["private"] else 0,
+        row["owner_org"],
+        row["creator_user_id"],
+        row["metadata_created"],
+        row["metadata_modified"],
+        json.dumps(core),
+        row["id"],
+    )
+    if insert:
+        conn.execute(
+            "INSERT INTO package (name, type, state, private, owner_org, creator_user_id, "
+            "metadata_created, metadata_modified, core, id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            values,
+        )
+    else:
+        conn.execute(
+            "UPDATE package SET name=?, type=?, state=?, private=?, owner_org=?, "
+            "creator_user_id=?, metadata_created=?, metadata_modified=?, core=? WHERE id=?",
+            values,
+        )
+    conn.execute("DELETE FROM package_tag WHERE package_id = ?", (row["id"],))
+    conn.executemany(
+        "INSERT INTO package_tag (package_id, tag_id) VALUES (?, ?)",
+        [(row["id"], t["id"]) for t in tag_entries],
+    )
+    keep = [r["id"] for r in resources]
+    marks = ",".join("?" * len(keep))
+    conn.execute(
+        "UPDATE resource SET state = 'deleted' WHERE package_id = ? AND state != 'deleted'"
+        + (f" AND id NOT IN ({marks})" if keep else ""),
+        (row["id"], *keep),
+    )
+    for position, res in enumerate(resources):
+        data = {
+            k: v for k, v in res.items() if k not in ("id", "package_id", "position", "state")
+        }
+        conn.execute(
+            "INSERT INTO resource (id, package_id, position, state, data) "
+            "VALUES (?, ?, ?, 'active', ?) ON CONFLICT(id) DO UPDATE SET "
+            "package_id = excluded.package_id, position = excluded.position, "
+            "state = 'active', data = excluded.data",
+            (res["id"], row["id"], position, json.dumps(data)),
+        )
+
+
+def package_core(conn: sqlite3.Connection, package_id: str) -> dict[str, Any]:
+    row = conn.execute("SELECT core FROM package WHERE id = ?", (package_id,)).fetchone()
+    return json.loads(row["core"]) if row else {}
+
+
+def set_package_state(
+    conn: sqlite3.Connection, package_id: str, state: str, modified: str
+) -> None:
+    conn.execute(
+        "UPDATE package SET state = ?, metadata_modified = ? WHERE id = ?",
+        (state, modified, package_id),
+    )
+
+
+def set_package_private(
+    conn: sqlite3.Connection, package_id: str, private: bool, modified: str
+) -> None:
+    conn.execute(
+        "UPDATE package SET private = ?, metadata_modified = ? WHERE id = ?",
+        (1 if private else 0, modified, package_id),
+    )
+
+
+def purge_package(conn: sqlite3.Connection, package_id: str) -> list[dict[str, Any]]:
+    """Remove a dataset and its resources for good; returns the removed resources' dicts."""
+    removed = [
+        render_resource(r)
+        for r in conn.execute("SELECT * FROM resource WHERE package_id = ?", (package_id,))
+    ]
+    conn.execute("DELETE FROM package_tag WHERE package_id = ?", (package_id,))
+    conn.execute("DELETE FROM resource WHERE package_id = ?", (package_id,))
+    conn.execute("DELETE FROM package WHERE id = ?", (package_id,))
+    return removed
+
+
+def mark_resource_field(
+    conn: sqlite3.Connection, resource_id: str, key: str, value: Any
+) -> None:
+    """Set one field of a resource's stored data (e.g. ``datastore_active``) without a revision."""
+    row = resource_row(conn, resource_id)
+    if row is None:
+        return
+    data = json.loads(row["data"])
+    data[key] = value
+    conn.execute("UPDATE resource SET data = ? WHERE id = ?", (json.dumps(data), resource_id))
+
+
+# ---------------------------------------------------------------- listings
+
+
+def active_public_names(conn: sqlite3.Connection, limit: int | None, offset: int) -> list[str]:
+    """``package_list``: names of public, active datasets, by name."""
+    sql = "SELECT name FROM package WHERE state = 'active' AND private = 0 ORDER BY name"
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [limit, offset]
+    elif offset:
+        sql += " LIMIT -1 OFFSET ?"
+        params = [offset]
+    return [r["name"] for r in conn.execute(sql, params)]
+
+
+def active_public_ids_by_modified(
+    conn: sqlite3.Connection, limit: int | None, offset: int
+) -> list[str]:
+    """Ids of public active datasets, newest ``metadata_modified`` first."""
+    sql = (
+        "SELECT id FROM package WHERE state = 'active' AND private = 0 "
+        "ORDER BY metadata_modified DESC"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [limit, offset]
+    elif offset:
+        sql += " LIMIT -1 OFFSET ?"
+        params = [offset]
+    return [r["id"] for r in conn.execute(sql, params)]
+
+
+def package_ids_of_org(conn: sqlite3.Connection, org_id: str) -> list[str]:
+    return [
+        r["id"] for r in conn.execute("SELECT id FROM package WHERE owner_org = ?", (org_id,))
+    ]
+
+
+# ---------------------------------------------------------------- tags and vocabularies
+
+
+def vocabulary_row(conn: sqlite3.Connection, name_or_id: str) -> sqlite3.Row | None:
+    if not isinstance(name_or_id, str):
+        return None
+    return conn.execute(
+        "SELECT * FROM vocabulary WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+        (name_or_id, name_or_id, name_or_id),
+    ).fetchone()
+
+
+def vocabulary_tags(conn: sqlite3.Connection, vocabulary_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "display_name": r["name"],
+            "id": r["id"],
+            "name": r["name"],
+            "vocabulary_id": vocabulary_id,
+        }
+        for r in conn.execute(
+            "SELECT id, name FROM tag WHERE vocabulary_id = ? ORDER BY name", (vocabulary_id,)
+        )
+    ]
+
+
+def tag_rows(
+    conn: sqlite3.Connection, vocabulary_id: str | None, query: str | None
+) -> list[sqlite3.Row]:
+    """Tags of one vocabulary (free tags: None) in use by a live dataset, by name."""
+    sql = (
+        "SELECT DISTINCT tag.id, tag.name, tag.vocabulary_id FROM tag "
+        "JOIN package_tag pt ON pt.tag_id = tag.id "
+        "JOIN package p ON p.id = pt.package_id AND p.state = 'active' "
+        "WHERE tag.vocabulary_id = ?"
+    )
+    params: list[Any] = [vocabulary_id or ""]
+    if query:
+        sql += " AND tag.name LIKE ? ESCAPE '\\'"
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%{escaped}%")
+    sql += " ORDER BY tag.name"
+    return conn.execute(sql, params).fetchall()
+
+
+def find_tag(
+    conn: sqlite3.Connection, name_or_id: str, vocabulary_id: str | None
+) -> sqlite3.Row | None:
+    row = conn.execute("SELECT * FROM tag WHERE id = ?", (name_or_id,)).fetchone()
+    if row is not None:
+        return row
+    return conn.execute(
+        "SELECT * FROM tag WHERE name = ? AND vocabulary_id = ?", (name_or_id, vocabulary_id or "")
+    ).fetchone()
+
+
+def package_ids_with_tag(conn: sqlite3.Connection, tag_id: str) -> list[str]:
+    return [
+        r["package_id"]
+        for r in conn.execute(
+            "SELECT pt.package_id FROM package_tag pt JOIN package p ON p.id = pt.package_id "
+            "WHERE pt.tag_id = ? AND p.state = 'active' ORDER BY p.name",
+            (tag_id,),
+        )
+    ]
+
+
+# ---------------------------------------------------------------- activity
+
+
+def add_activity(
+    conn: sqlite3.Connection,
+    *,
+    timestamp: str,
+    user_id: str | None,
+    package: dict[str, Any],
+    activity_type: str,
+) -> None:
+    """Record one activity of a dataset (the activity plugin's ``data`` holds the package dict)."""
+    conn.execute(
+        "INSERT INTO package_activity (id, timestamp, user_id, object_id, activity_type, data) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            new_id(),
+            timestamp,
+            user_id,
+            package["id"],
+            activity_type,
+            json.dumps({"package": package}),
+        ),
+    )
+
+
+def activities(
+    conn: sqlite3.Connection, package_id: str, limit: int, offset: int,
+    exclude_types: Iterable[str] = (),
+) -> list[sqlite3.Row]:
+    excluded = list(exclude_types)
+    sql = "SELECT * FROM package_activity WHERE object_id = ?"
+    params: list[Any] = [package_id]
+    if excluded:
+        sql += f" AND activity_type NOT IN ({','.join('?' * len(excluded))})"
+        params.extend(excluded)
+    sql += " ORDER BY timestamp DESC LIMIT ? OFFSET ?"
+    params.extend([limit, offset])
+    return conn.execute(sql, params).fetchall()
