@@ -102,6 +102,7 @@ class RunningServer:
         sock: socket.socket,
         *,
         owns_server: bool,
+        site_options: dict[str, Any] | None = None,
         log_level: str = "warning",
         access_log: bool = False,
     ) -> None:
@@ -112,8 +113,11 @@ class RunningServer:
         self.url = server.site_url
         self._sock = sock
         self._owns_server = owns_server
+        # how the site was built (EmbeddedCKAN keyword arguments), for reset()
+        self._site_options = dict(site_options or {})
         config = uvicorn.Config(
-            server.app,
+            self._asgi,
+            interface="asgi3",
             log_level=log_level,
             access_log=access_log,
             lifespan="off",
@@ -129,8 +133,36 @@ class RunningServer:
 
     @property
     def token(self) -> str:
-        """The sysadmin's API token (``Authorization: <token>``)."""
+        """The sysadmin's API token (``Authorization: <token>``); a new one after :meth:`reset`."""
         return self.server.sysadmin_token
+
+    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        # Look the site up per request, so reset() can swap it under a running socket.
+        await self.server.app(scope, receive, send)
+
+    def reset(self) -> None:
+        """Replace the site with an empty one (same URL, version and options).
+
+        Only for sites the runner created in a temporary directory: a site given by the caller
+        or living in a chosen ``data_dir`` is never wiped. The sysadmin token changes.
+        """
+        if not self._owns_server or self._site_options.get("data_dir") is not None:
+            raise RuntimeError(
+                "reset() only replaces a site the runner created in a temporary directory"
+            )
+        old = self.server
+        options = {k: v for k, v in self._site_options.items() if k != "data_dir"}
+        self.server = EmbeddedCKAN(None, site_url=self.url, **options)
+        old.close()
+
+    def seed(self, source: Any, *, default_owner_org: str | None = None) -> Any:
+        """Load datasets (a ckanapi dump path or dicts) in-process, as the sysadmin.
+
+        See :func:`ckanx.server.seed.seed`; returns its :class:`~ckanx.server.seed.SeedReport`.
+        """
+        from .seed import seed
+
+        return seed(self.server, source, default_owner_org=default_owner_org)
 
     def _run(self) -> None:
         try:
@@ -195,6 +227,7 @@ def start_server(
     ckan_version: str = "2.11",
     log_level: str = "warning",
     access_log: bool = False,
+    running_class: type[RunningServer] = RunningServer,
     **server_kwargs: Any,
 ) -> RunningServer:
     """Bind ``host:port``, build (or adopt) a site whose ``site_url`` is that URL, and serve it.
@@ -205,6 +238,7 @@ def start_server(
             ``data_dir``, ``ckan_version`` and ``server_kwargs`` and closed on stop.
         host: address to listen on (loopback by default).
         port: ``0`` for a free port chosen by the OS.
+        running_class: the :class:`RunningServer` subclass to return.
 
     Raises:
         ServerStartError: the address cannot be bound or uvicorn failed to start.
@@ -222,8 +256,13 @@ def start_server(
     except BaseException:
         sock.close()
         raise
-    running = RunningServer(
-        server, sock, owns_server=owns, log_level=log_level, access_log=access_log
+    running = running_class(
+        server,
+        sock,
+        owns_server=owns,
+        site_options={"data_dir": data_dir, "ckan_version": ckan_version, **server_kwargs},
+        log_level=log_level,
+        access_log=access_log,
     )
     return running.start()
 
