@@ -1,0 +1,1 @@
+"""Organizations, groups and their members (users and datasets)."""

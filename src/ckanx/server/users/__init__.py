@@ -1,0 +1,1 @@
+"""Users, API tokens, the sysadmin bootstrap and token authentication."""
