@@ -9,3 +9,6 @@ import click
 @click.version_option(package_name="ckanx")
 def main() -> None:
     """ckanx: work with CKAN data portals."""
+
+
+from . import serve as _serve  # noqa: E402, F401  (registers `ckanx serve`)
