@@ -176,10 +176,13 @@ def pluck(path: str, *keys: str) -> Callable[[Any], Any]:
 
 
 def only(*paths: str) -> Callable[[Any], Any]:
-    """View: keep only the given dotted paths of the body (plus ``success``)."""
+    """View: keep only the given dotted paths of a successful body (plus ``success``).
+
+    An error body is kept whole: the error is always part of the contract.
+    """
 
     def view(body: Any) -> Any:
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) or not body.get("success"):
             return body
         out: dict[str, Any] = {"success": body.get("success")}
         for path in paths:
@@ -187,6 +190,11 @@ def only(*paths: str) -> Callable[[Any], Any]:
         return out
 
     return view
+
+
+def pick(path: str, *keys: str) -> Callable[[Any], Any]:
+    """View: only the list at ``path``, each item reduced to ``keys`` (errors kept whole)."""
+    return chain(pluck(path, *keys), only(path))
 
 
 def keys_of(path: str = "result") -> Callable[[Any], Any]:
