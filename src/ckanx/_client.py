@@ -198,7 +198,7 @@ class Client(_BaseClient[httpx.Client]):
                 if isinstance(step, Verify):
                     try:
                         outcome: Any = self.call_action(step.action, step.data)
-                    except Exception as error:  # noqa: BLE001 - fed back to the state machine
+                    except Exception as error:
                         outcome = error
                     step = call.on_verify(outcome)
                 if isinstance(step, Return):
@@ -206,6 +206,7 @@ class Client(_BaseClient[httpx.Client]):
                     return step.result
                 if isinstance(step, Raise):
                     raise step.error
+                assert isinstance(step, Retry)
                 time.sleep(step.delay)
         finally:
             call.close()
@@ -267,7 +268,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 if isinstance(step, Verify):
                     try:
                         outcome: Any = await self.call_action(step.action, step.data)
-                    except Exception as error:  # noqa: BLE001 - fed back to the state machine
+                    except Exception as error:
                         outcome = error
                     step = call.on_verify(outcome)
                 if isinstance(step, Return):
@@ -275,6 +276,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                     return step.result
                 if isinstance(step, Raise):
                     raise step.error
+                assert isinstance(step, Retry)
                 await asyncio.sleep(step.delay)
         finally:
             call.close()
@@ -338,7 +340,7 @@ class BoundAction:
             return f"Call the {self.__name__} action (await it)."
         try:
             text = client.call_action("help_show", {"name": self.__name__})
-        except Exception:  # noqa: BLE001 - documentation is best effort
+        except Exception:
             return f"Call the {self.__name__} action."
         return str(text) if text else None
 

@@ -78,7 +78,8 @@ def load_profiles(path: Path | None = None) -> dict[str, Any]:
     _check_permissions(path)
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            config: dict[str, Any] = tomllib.load(fh)
+            return config
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from err
     except OSError as err:
@@ -169,4 +170,4 @@ def save_profile(
 def _dump_toml(config: dict[str, Any]) -> str:
     import tomli_w
 
-    return tomli_w.dumps(config)
+    return str(tomli_w.dumps(config))

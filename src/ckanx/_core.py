@@ -41,7 +41,7 @@ from ._version import __version__
 
 log = logging.getLogger("ckanx")
 
-FileSpec = Union[str, os.PathLike[str], bytes, IO[bytes], tuple[Any, ...]]
+FileSpec = Union[str, os.PathLike[str], bytes, IO[bytes], tuple[Any, ...]]  # noqa: UP007 - runtime alias on 3.10
 """A file to upload: a path, bytes, a binary file object, or ``(filename, file[, content_type])``."""
 
 INITIAL_RETRY_DELAY = 0.5
@@ -132,6 +132,19 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+def redact_obj(value: Any, secret: str | None) -> Any:
+    """:func:`redact` applied to every string inside lists and dicts."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, list):
+        return [redact_obj(v, secret) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_obj(v, secret) for k, v in value.items()}
+    return value
+
+
 def encode_query(data: Mapping[str, Any]) -> str:
     """Encode an action's data for a GET query string the way CKAN reads it back.
 
@@ -176,8 +189,9 @@ def _open_file(field_name: str, spec: Any) -> _OpenedFile:
     if isinstance(spec, tuple):
         if len(spec) < 2:
             raise ValueError(f"file {field_name!r}: a tuple must be (filename, file[, content_type])")
-        filename, spec = spec[0], spec[1]
-        content_type = spec[2] if len(spec) > 2 else None  # type: ignore[index]
+        filename = spec[0]
+        content_type = spec[2] if len(spec) > 2 else None
+        spec = spec[1]
     if isinstance(spec, (str, os.PathLike)):
         path = Path(spec)
         try:
@@ -220,7 +234,7 @@ class Verify:
     data: dict[str, Any]
 
 
-Step = Union[Return, Raise, Retry, Verify]
+Step = Union[Return, Raise, Retry, Verify]  # noqa: UP007 - runtime alias on 3.10
 
 
 # ---------------------------------------------------------------- response -> result or error
@@ -265,7 +279,7 @@ def error_from_response(
 
     This is the one place where HTTP answers become ckanx errors.
     """
-    info = {"action": action, "status_code": status, "url": url}
+    info: dict[str, Any] = {"action": action, "status_code": status, "url": url}
     text = body.decode("utf-8", errors="replace")
     excerpt = redact(exc.excerpt(text), token)
     try:
@@ -322,6 +336,7 @@ def error_from_response(
     error = parsed.get("error")
     if not isinstance(error, dict):
         error = {"message": str(error)}
+    error = redact_obj(error, token)
     etype = str(error.get("__type", ""))
     cls = _ERROR_TYPES.get(etype) or _STATUS_TYPES.get(status) or (
         exc.ServerError if status >= 500 else exc.ActionError
@@ -546,9 +561,12 @@ class CallState:
 
     def _wrap(self, error: httpx.HTTPError, suffix: str = "") -> exc.CKANAPIError:
         detail = redact(str(error) or type(error).__name__, self.opts.token)
-        cls: type[exc.CKANAPIError] = exc.RequestTimeout if isinstance(error, httpx.TimeoutException) else exc.NetworkError
-        what = "timed out" if cls is exc.RequestTimeout else "failed"
-        wrapped = cls(f"{self.action}: request to {self.url} {what}: {detail}{suffix}", action=self.action, url=self.url)
+        timed_out = isinstance(error, httpx.TimeoutException)
+        cls: type[exc.CKANAPIError] = exc.RequestTimeout if timed_out else exc.NetworkError
+        what = "timed out" if timed_out else "failed"
+        wrapped = cls(
+            f"{self.action}: request to {self.url} {what}: {detail}{suffix}", action=self.action, url=self.url
+        )
         wrapped.__cause__ = error
         return wrapped
 

@@ -112,7 +112,7 @@ class RemoteCKAN:
                 headers=client.headers,
                 verify=overrides.get("verify", client.verify),
                 prefer_get=client.prefer_get,
-                transport=client._transport,  # type: ignore[arg-type]
+                transport=client._transport,
                 token_header=client.token_header,
             )
         timeout = overrides.get("timeout")
