@@ -172,7 +172,10 @@ class Target:
         self.ok("organization_member_create", {"id": org, "username": user, "role": role})
 
     def sysadmin_actor(self) -> Actor:
-        return Actor("sysadmin", self.sysadmin, None, self.token)
+        if not hasattr(self, "_sysadmin_id"):
+            status, body = self.call("user_show", {"id": self.sysadmin})
+            self._sysadmin_id = body["result"]["id"] if status == 200 else None
+        return Actor("sysadmin", self.sysadmin, self._sysadmin_id, self.token)
 
 
 class SetupError(AssertionError):
@@ -374,6 +377,12 @@ class Case:
             self.normaliser.register(actor.token, "token")
         self.actors[role] = actor
         return actor
+
+    def user_names(self) -> dict[str, str]:
+        """User id -> name for the sysadmin and every actor of this case (for readable,
+        order-independent views of member lists)."""
+        out = {a.id: a.name for a in (*self.actors.values(), self.target.sysadmin_actor())}
+        return {k: v for k, v in out.items() if k and v}
 
     def _resolve(self, as_: Actor | str | None) -> Actor:
         if isinstance(as_, Actor):
