@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return rows
     except OSError as exc:  # missing, unreadable, bad gzip (BadGzipFile is an OSError)
         raise SeedError(f"{path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, EOFError) as exc:
+    except (UnicodeDecodeError, EOFError, zlib.error) as exc:
         raise SeedError(f"{path}: cannot decode: {exc}") from None
 
 
