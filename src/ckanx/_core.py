@@ -272,23 +272,41 @@ def _html_title(text: str) -> str | None:
     return " ".join(match.group(1).split())[:120] if match else None
 
 
+def read_response(
+    action: str, url: str, status: int, content_type: str, body: bytes, token: str | None = None
+) -> tuple[Any, exc.CKANAPIError | None]:
+    """Read an action's response: ``(result, None)`` for a successful envelope, else ``(None, error)``.
+
+    This is the one place where HTTP answers become ckanx errors. The body is parsed once.
+    """
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except ValueError:
+        parsed = None
+    if (
+        status < 300
+        and isinstance(parsed, dict)
+        and parsed.get("success") is True
+        and "result" in parsed
+    ):
+        return parsed["result"], None
+    return None, _error_from(action, url, status, content_type, body, parsed, token)
+
+
 def error_from_response(
     action: str, url: str, status: int, content_type: str, body: bytes, token: str | None = None
 ) -> exc.CKANAPIError | None:
-    """Map a response to the exception it means, or ``None`` for a successful envelope.
+    """The exception a response means, or ``None`` for a successful envelope."""
+    return read_response(action, url, status, content_type, body, token)[1]
 
-    This is the one place where HTTP answers become ckanx errors.
-    """
+
+def _error_from(
+    action: str, url: str, status: int, content_type: str, body: bytes, parsed: Any, token: str | None
+) -> exc.CKANAPIError:
     info: dict[str, Any] = {"action": action, "status_code": status, "url": url}
     text = body.decode("utf-8", errors="replace")
     excerpt = redact(exc.excerpt(text), token)
-    try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
-        parsed = None
-        is_json = False
-    else:
-        is_json = parsed is not None
+    is_json = parsed is not None
 
     if not is_json:
         looks_html = "html" in content_type or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
@@ -329,9 +347,6 @@ def error_from_response(
             f"{action}: the JSON from {url} is not CKAN's action envelope (HTTP {status}): {excerpt}",
             body=excerpt, **info,
         )
-
-    if parsed.get("success") is True and status < 300:
-        return None
 
     error = parsed.get("error")
     if not isinstance(error, dict):
@@ -479,15 +494,12 @@ class CallState:
             return self._retry(response, processed=False)
         if status in (502, 504):
             return self._retry(response, processed=None)
-        error = error_from_response(
+        result, error = read_response(
             self.action, self.url, status, response.headers.get("content-type", ""),
             response.content, self.opts.token,
         )
         if error is None:
-            try:
-                return Return(response.json()["result"])
-            except (ValueError, KeyError) as err:  # pragma: no cover - checked by error_from_response
-                return Raise(exc.ServerIncompatibleError(f"{self.action}: bad JSON envelope: {err}"))
+            return Return(result)
         if self._refused_method(status, error):
             return self._switch_method()
         if self.sent_ambiguous and isinstance(error, exc.NotFound) and self.action.endswith(
