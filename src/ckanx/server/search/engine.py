@@ -1,0 +1,737 @@
+"""The in-memory search index: posting lists as Python int bitsets.
+
+Every indexed document gets a *slot* (a bit position). For each ``(field, term)`` the index keeps an
+``int`` whose set bits are the slots holding that term, so boolean queries are ``&``/``|``/``~`` on
+ints, facet counts are ``(postings & matches).bit_count()``, and a result set is one int. A replaced
+or removed document only clears its bit in ``live`` (its old postings stay, masked by ``live``); the
+owner rebuilds the index when dead slots pile up (:attr:`SearchIndex.needs_compaction`).
+
+Single-valued non-text fields also have a *column* (one value per slot) used for sorting, facets on
+small result sets and fast ranges (``id:{"<last id>" TO *]``): a sorted view of the column with
+prefix bitsets every :data:`_CHECKPOINT` entries turns a range into two prefix XORs plus a few bits.
+
+Phrase queries need token positions, which the index does not keep: candidates come from the
+postings and are confirmed on the documents themselves, fetched through ``fetch_docs`` (the
+server reads them from the database; tests keep them in memory with ``keep_docs=True``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import fnmatch
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import lucene
+from .analysis import (
+    TEXT_KINDS,
+    analyze_text,
+    copy_targets,
+    field_info,
+    parse_date,
+    parse_number,
+    to_text,
+)
+from .lucene import MUST, MUST_NOT, SHOULD, BoolQuery, MatchAll, RangeQuery, TermQuery
+
+_CHECKPOINT = 512
+_BYTE_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
+# fields kept as columns (sorting) although analysed as text: short values, often sorted on
+_TEXT_COLUMNS = frozenset(("title",))
+_NO_COLUMN = frozenset(("data_dict", "validated_data_dict", "notes", "text"))
+
+FetchDocs = Callable[[list[str]], dict[str, dict[str, Any]]]
+
+
+class SearchSyntaxError(ValueError):
+    """A query or value Solr would reject (bad syntax, unparseable date or number)."""
+
+
+class SortError(ValueError):
+    """A sort spec Solr cannot use (``Can't determine a Sort Order``, multivalued field)."""
+
+
+def bits_to_slots(bits: int, nbits: int) -> list[int]:
+    """The set bit positions of ``bits`` in increasing order."""
+    if not bits:
+        return []
+    raw = bits.to_bytes((nbits + 8) // 8, "little")
+    out: list[int] = []
+    extend = out.extend
+    table = _BYTE_BITS
+    start = 0
+    # skip zero runs quickly: bytes.lstrip-like search for the next non-zero byte
+    n = len(raw)
+    while start < n:
+        # find next nonzero byte
+        chunk = raw[start : start + 64]
+        if not any(chunk):
+            start += 64
+            continue
+        for off, b in enumerate(chunk):
+            if b:
+                base = (start + off) * 8
+                extend([base + t for t in table[b]])
+        start += 64
+    return out
+
+
+def canonical_date(value: object) -> str | None:
+    """A date as Solr stores it (millisecond precision), in a sortable string form."""
+    d = value if isinstance(value, dt.datetime) else parse_date(str(value))
+    if d is None:
+        return None
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+
+
+def solr_date_output(canon: str) -> str:
+    """How Solr prints a stored date: ``2026-11-22T03:49:37.096Z`` (trailing zeros dropped)."""
+    base, _, ms = canon.partition(".")
+    ms = ms.rstrip("0")
+    return f"{base}.{ms}Z" if ms else f"{base}Z"
+
+
+def _number_key(v: float) -> str:
+    return repr(float(v))
+
+
+@dataclass
+class _SortedView:
+    values: list[Any]
+    slots: list[int]
+    prefix: list[int]  # prefix[k]: bits of slots[: k * _CHECKPOINT]
+
+
+@dataclass
+class SearchResult:
+    """What :meth:`SearchIndex.search` found: total count, one page of ids, facet counts."""
+
+    count: int
+    ids: list[str]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+@dataclass
+class QueryOptions:
+    """How ``q`` is interpreted: Lucene (``df``) or dismax/edismax (``qf``, ``mm``)."""
+
+    defType: str = "lucene"
+    df: str = "text"
+    qf: list[tuple[str, float]] | None = None
+    mm: str | None = None
+    default_and: bool = True
+
+
+class SearchIndex:
+    """The index of one site.
+
+    Args:
+        keep_docs: keep each Solr document in memory (for phrase verification and ``fl``) instead
+            of fetching them through ``fetch_docs`` at query time.
+    """
+
+    def __init__(self, *, keep_docs: bool = False) -> None:
+        self.keep_docs = keep_docs
+        self.docs: dict[int, dict[str, Any]] = {}
+        self.slot_of: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.live = 0
+        self.postings: dict[str, dict[str, int]] = {}
+        self.exists: dict[str, int] = {}
+        self.columns: dict[str, list[Any]] = {}
+        self.multi: dict[str, list[tuple[str, ...] | None]] = {}
+        self.version = 0
+        self._views: dict[str, tuple[int, _SortedView]] = {}
+        self._orders: dict[tuple[tuple[str, bool], ...], tuple[int, list[int]]] = {}
+        self._wild: dict[tuple[str, str], tuple[int, int]] = {}
+
+    # ------------------------------------------------------------------ writing
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    @property
+    def nbits(self) -> int:
+        return len(self.ids)
+
+    @property
+    def needs_compaction(self) -> bool:
+        """True when most slots belong to replaced or removed documents."""
+        dead = len(self.ids) - len(self.slot_of)
+        return dead > 10_000 and dead > len(self.slot_of)
+
+    def add(self, doc: dict[str, Any]) -> None:
+        """Index (or re-index) one Solr document (see :func:`.documents.solr_document`)."""
+        doc_id = str(doc["id"])
+        self.remove(doc_id)
+        slot = len(self.ids)
+        self.ids.append(doc_id)
+        self.slot_of[doc_id] = slot
+        bit = 1 << slot
+        self.live |= bit
+        self.version += 1
+        if self.keep_docs:
+            self.docs[slot] = doc
+        values: dict[str, list[Any]] = {}
+        for name, value in doc.items():
+            vals = value if isinstance(value, list) else [value]
+            values.setdefault(name, []).extend(vals)
+            for dest in copy_targets(name):
+                values.setdefault(dest, []).extend(vals)
+        postings = self.postings
+        for name, vals in values.items():
+            kind, multi = field_info(name)
+            if kind == "stored":
+                continue
+            terms = self._terms(kind, vals)
+            if not terms:
+                continue
+            plist = postings.get(name)
+            if plist is None:
+                plist = postings[name] = {}
+            for term in terms:
+                plist[term] = plist.get(term, 0) | bit
+            self.exists[name] = self.exists.get(name, 0) | bit
+            if name in _NO_COLUMN or (kind in TEXT_KINDS and name not in _TEXT_COLUMNS):
+                continue
+            if kind == "text_ngram":
+                continue
+            if multi or len(vals) > 1:
+                col = self.multi.get(name)
+                if col is None:
+                    col = self.multi[name] = []
+                col.extend([None] * (slot + 1 - len(col)))
+                col[slot] = tuple(dict.fromkeys(terms))
+            else:
+                col = self.columns.get(name)
+                if col is None:
+                    col = self.columns[name] = []
+                col.extend([None] * (slot + 1 - len(col)))
+                col[slot] = self._column_value(kind, vals[0])
+
+    @staticmethod
+    def _column_value(kind: str, value: Any) -> Any:
+        if kind == "date":
+            return canonical_date(value)
+        if kind == "number":
+            return parse_number(value)
+        return to_text(value)
+
+    @staticmethod
+    def _terms(kind: str, vals: list[Any]) -> list[str]:
+        if kind in TEXT_KINDS:
+            out: list[str] = []
+            for v in vals:
+                toks, extras = analyze_text(kind, to_text(v), True)
+                out.extend(toks)
+                out.extend(extras)
+            return list(dict.fromkeys(out))
+        if kind == "text_ngram":
+            return [to_text(v).lower() for v in vals]
+        if kind == "date":
+            return [d for d in (canonical_date(v) for v in vals) if d is not None]
+        if kind == "number":
+            return [_number_key(n) for n in (parse_number(v) for v in vals) if n is not None]
+        return [to_text(v) for v in vals]
+
+    def remove(self, doc_id: str) -> None:
+        """Forget a document (its slot stays dead until the next rebuild)."""
+        slot = self.slot_of.pop(str(doc_id), None)
+        if slot is None:
+            return
+        self.live &= ~(1 << slot)
+        self.version += 1
+        self.docs.pop(slot, None)
+        for col in self.columns.values():
+            if slot < len(col):
+                col[slot] = None
+        for mcol in self.multi.values():
+            if slot < len(mcol):
+                mcol[slot] = None
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(
+        self,
+        node: lucene.Node,
+        opts: QueryOptions,
+        fetch_docs: FetchDocs | None = None,
+        leaves: list[tuple[int, float]] | None = None,
+    ) -> int | None:
+        """The bitset of live documents matching ``node``; ``None`` when it analyses to nothing."""
+        return _Evaluator(self, opts, fetch_docs, leaves).eval(node)
+
+    def _docs_for(self, slots: list[int], fetch_docs: FetchDocs | None) -> dict[int, dict[str, Any]]:
+        if self.keep_docs or fetch_docs is None:
+            return {s: self.docs[s] for s in slots if s in self.docs}
+        ids = [self.ids[s] for s in slots]
+        fetched = fetch_docs([i for i in ids if i is not None])
+        return {s: fetched[i] for s, i in zip(slots, ids) if i is not None and i in fetched}
+
+    def sorted_view(self, name: str) -> _SortedView | None:
+        """Sorted ``(value, slot)`` pairs of a column, with prefix bitsets (cached per version)."""
+        col = self.columns.get(name)
+        if col is None:
+            return None
+        cached = self._views.get(name)
+        if cached and cached[0] == self.version:
+            return cached[1]
+        pairs = sorted((v, s) for s, v in enumerate(col) if v is not None)
+        values = [p[0] for p in pairs]
+        slots = [p[1] for p in pairs]
+        prefix = [0]
+        acc = 0
+        for k in range(0, len(slots), _CHECKPOINT):
+            for s in slots[k : k + _CHECKPOINT]:
+                acc |= 1 << s
+            prefix.append(acc)
+        view = _SortedView(values, slots, prefix)
+        self._views[name] = (self.version, view)
+        return view
+
+    def _range_from_view(self, view: _SortedView, i: int, j: int) -> int:
+        """Bits of ``view.slots[i:j]`` using the checkpoints."""
+        if j <= i:
+            return 0
+        ci, cj = -(-i // _CHECKPOINT), j // _CHECKPOINT
+        if ci > cj:  # both ends inside one checkpoint block
+            acc = 0
+            for s in view.slots[i:j]:
+                acc |= 1 << s
+            return acc
+        acc = view.prefix[cj] ^ view.prefix[ci]
+        for s in view.slots[i : ci * _CHECKPOINT]:
+            acc |= 1 << s
+        for s in view.slots[cj * _CHECKPOINT : j]:
+            acc |= 1 << s
+        return acc
+
+    # ------------------------------------------------------------------ searching
+
+    def search(
+        self,
+        q: str,
+        fq: Iterable[str] = (),
+        *,
+        opts: QueryOptions | None = None,
+        sort: str = "score desc",
+        start: int = 0,
+        rows: int = 10,
+        facet_fields: Iterable[str] = (),
+        facet_limit: int = 50,
+        facet_mincount: int = 1,
+        filter_bits: int | None = None,
+        fetch_docs: FetchDocs | None = None,
+    ) -> SearchResult:
+        """Run one search; raises :class:`SearchSyntaxError` or :class:`SortError`."""
+        opts = opts or QueryOptions()
+        sort_spec = self.parse_sort(sort)
+        fq_opts = QueryOptions()
+        matches = self.live if filter_bits is None else self.live & filter_bits
+        for f in fq:
+            if not f.strip():
+                continue
+            bits = self.evaluate(self.parse(f, True), fq_opts, fetch_docs)
+            if bits is not None:
+                matches &= bits
+        leaves: list[tuple[int, float]] = []
+        qnode = self.parse_q(q, opts)
+        if not isinstance(qnode, MatchAll):
+            qbits = _Evaluator(self, opts, fetch_docs, leaves).eval(qnode)
+            matches &= qbits or 0
+        count = matches.bit_count()
+        uses_score = any(f == "score" for f, _ in sort_spec) and bool(leaves)
+        page = self._page(matches, count, sort_spec, start, rows, leaves if uses_score else None)
+        facets = {
+            name: self.facet(name, matches, count, facet_limit, facet_mincount) for name in facet_fields
+        }
+        return SearchResult(count, [self.ids[s] or "" for s in page], facets)
+
+    @staticmethod
+    def parse(q: str, default_and: bool) -> lucene.Node:
+        try:
+            return lucene.parse(q, default_and=default_and)
+        except lucene.QuerySyntaxError as exc:
+            raise SearchSyntaxError(f"Cannot parse '{q}': {exc}") from exc
+
+    def parse_q(self, q: str, opts: QueryOptions) -> lucene.Node:
+        stripped = q.strip()
+        if stripped in ("*:*", "") or (stripped == "*" and opts.defType == "dismax"):
+            return MatchAll()
+        node = self.parse(q, opts.default_and if opts.defType == "lucene" else False)
+        if opts.defType != "lucene" and isinstance(node, BoolQuery):
+            node.mm = opts.mm if opts.mm is not None else ("100%" if opts.default_and else "0")
+        if isinstance(node, BoolQuery) and len(node.clauses) == 1 and node.clauses[0][0] != MUST_NOT:
+            inner = node.clauses[0][1]
+            if isinstance(inner, MatchAll):
+                return inner
+        return node
+
+    @staticmethod
+    def parse_sort(sort: str) -> list[tuple[str, bool]]:
+        """``"metadata_modified desc, name asc"`` -> ``[(field, descending), ...]``."""
+        spec: list[tuple[str, bool]] = []
+        for part in sort.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            bits = part.split()
+            if len(bits) != 2 or bits[1].lower() not in ("asc", "desc"):
+                raise SortError(f"Can't determine a Sort Order (asc or desc) in sort spec '{part}'")
+            name = bits[0]
+            if name != "score":
+                kind, multi = field_info(name)
+                if multi:
+                    raise SortError(f"can not sort on multivalued field: {name} of type: {kind}")
+            spec.append((name, bits[1].lower() == "desc"))
+        return spec
+
+    def _sort_slots(self, slots: list[int], spec: list[tuple[str, bool]], scores: dict[int, float] | None) -> list[int]:
+        out = list(slots)
+        for name, desc in reversed(spec):
+            if name == "score":
+                if scores is not None:
+                    out.sort(key=lambda s: scores.get(s, 0.0), reverse=desc)
+                continue
+            col = self.columns.get(name)
+            if col is None:
+                continue  # no document has it: all missing, order unchanged
+            n = len(col)
+            present = [s for s in out if s < n and col[s] is not None]
+            missing = [s for s in out if s >= n or col[s] is None]
+            present.sort(key=col.__getitem__, reverse=desc)
+            out = present + missing  # sortMissingLast
+        return out
+
+    def _order(self, spec: list[tuple[str, bool]]) -> list[int]:
+        key = tuple(spec)
+        cached = self._orders.get(key)
+        if cached and cached[0] == self.version:
+            return cached[1]
+        order = self._sort_slots(bits_to_slots(self.live, self.nbits), spec, None)
+        if len(self._orders) > 16:
+            self._orders.clear()
+        self._orders[key] = (self.version, order)
+        return order
+
+    def _page(
+        self,
+        matches: int,
+        count: int,
+        spec: list[tuple[str, bool]],
+        start: int,
+        rows: int,
+        leaves: list[tuple[int, float]] | None,
+    ) -> list[int]:
+        if rows <= 0 or start >= count:
+            return []
+        end = start + rows
+        if leaves is not None:
+            slots = bits_to_slots(matches, self.nbits)
+            scores: dict[int, float] = dict.fromkeys(slots, 0.0)
+            for bits, weight in leaves:
+                for s in bits_to_slots(bits & matches, self.nbits):
+                    scores[s] += weight
+            return self._sort_slots(slots, spec, scores)[start:end]
+        spec = [(f, d) for f, d in spec if f != "score"]
+        if not spec:
+            # equal scores: Lucene returns index order
+            return bits_to_slots(matches, self.nbits)[start:end]
+        live_count = len(self.slot_of)
+        cached = self._orders.get(tuple(spec))
+        have_order = cached is not None and cached[0] == self.version
+        # a small result set is cheaper to sort than to find in the global order
+        if count * 8 < live_count and not (have_order and count * 64 > live_count):
+            return self._sort_slots(bits_to_slots(matches, self.nbits), spec, None)[start:end]
+        order = self._order(spec)
+        if matches == self.live:
+            return order[start:end]
+        raw = matches.to_bytes((self.nbits + 8) // 8, "little")
+        out: list[int] = []
+        seen = 0
+        for s in order:
+            if raw[s >> 3] >> (s & 7) & 1:
+                if seen >= start:
+                    out.append(s)
+                    if len(out) >= rows:
+                        break
+                seen += 1
+        return out
+
+    # ------------------------------------------------------------------ facets
+
+    def facet(self, name: str, matches: int, count: int, limit: int, mincount: int) -> list[tuple[str, int]]:
+        """``[(value, count)]`` for one field over ``matches``, Solr's order and limits."""
+        counts: dict[str, int] = {}
+        if count:
+            plist = self.postings.get(name, {})
+            kind, _ = field_info(name)
+            col = self.columns.get(name)
+            mcol = self.multi.get(name)
+            nwords = self.nbits // 64 + 1
+            by_bits_cost = len(plist) * (nwords * 0.002 + 0.3)
+            by_docs_cost = count * 0.4 + nwords * 0.05
+            if kind not in TEXT_KINDS and kind != "text_ngram" and (col or mcol) and by_docs_cost < by_bits_cost:
+                counter: Counter[str] = Counter()
+                slots = bits_to_slots(matches, self.nbits)
+                if col:
+                    n = len(col)
+                    counter.update(col[s] for s in slots if s < n and col[s] is not None)
+                if mcol:
+                    n = len(mcol)
+                    for s in slots:
+                        if s < n:
+                            vals = mcol[s]
+                            if vals:
+                                counter.update(vals)
+                if kind == "number":
+                    counts = {_number_key(k) if isinstance(k, float) else k: v for k, v in counter.items()}
+                else:
+                    counts = dict(counter)
+            else:
+                for term, bits in plist.items():
+                    c = (bits & matches).bit_count()
+                    if c:
+                        counts[term] = c
+            if kind == "date":
+                counts = {solr_date_output(k): v for k, v in counts.items()}
+        items = [(k, v) for k, v in counts.items() if v >= mincount]
+        if limit < 0:
+            items.sort(key=lambda kv: kv[0])
+        else:
+            items.sort(key=lambda kv: (-kv[1], kv[0]))
+            items = items[:limit]
+        return items
+
+    def count(self, fq: str, fetch_docs: FetchDocs | None = None) -> int:
+        """How many live documents match one filter query."""
+        bits = self.evaluate(self.parse(fq, True), QueryOptions(), fetch_docs)
+        return (self.live & (bits or 0)).bit_count()
+
+
+class _Evaluator:
+    """Evaluates a parsed query against a :class:`SearchIndex`."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        opts: QueryOptions,
+        fetch_docs: FetchDocs | None,
+        leaves: list[tuple[int, float]] | None,
+    ) -> None:
+        self.ix = index
+        self.opts = opts
+        self.fetch_docs = fetch_docs
+        self.leaves = leaves
+
+    def eval(self, node: lucene.Node) -> int | None:
+        if isinstance(node, MatchAll):
+            return self.ix.live
+        if isinstance(node, BoolQuery):
+            return self._bool(node)
+        if node.field is None:
+            fields = self.opts.qf if self.opts.qf else [(self.opts.df, 1.0)]
+            out: int | None = None
+            for name, boost in fields:
+                bits = self._leaf(node, name)
+                if bits is None:
+                    continue
+                if self.leaves is not None and bits and not isinstance(node, RangeQuery):
+                    self.leaves.append((bits, boost * node.boost))
+                out = bits if out is None else out | bits
+            return out
+        bits = self._leaf(node, node.field)
+        if bits and self.leaves is not None and isinstance(node, TermQuery):
+            self.leaves.append((bits, node.boost))
+        return bits
+
+    def _bool(self, node: BoolQuery) -> int | None:
+        must: list[int] = []
+        should: list[int] = []
+        must_not: list[int] = []
+        for occur, sub in node.clauses:
+            bits = self.eval(sub)
+            if bits is None:
+                continue  # analysed to nothing: the clause disappears, as in Solr
+            (must if occur == MUST else should if occur == SHOULD else must_not).append(bits)
+        live = self.ix.live
+        if not must and not should:
+            if not must_not:
+                return None
+            excluded = 0
+            for b in must_not:
+                excluded |= b
+            return live & ~excluded
+        result = live
+        for b in must:
+            result &= b
+        if should:
+            if node.mm is not None:
+                need = lucene.parse_mm(node.mm, len(should))
+                if need == 0 and not must:
+                    need = 1
+                if need > 0:
+                    result &= _at_least(should, need, live)
+            elif not must:
+                any_should = 0
+                for b in should:
+                    any_should |= b
+                result &= any_should
+        for b in must_not:
+            result &= ~b
+        return result
+
+    def _leaf(self, node: lucene.Node, name: str) -> int | None:
+        kind, _ = field_info(name)
+        if isinstance(node, RangeQuery):
+            return self._range(node, name, kind)
+        assert isinstance(node, TermQuery)
+        plist = self.ix.postings.get(name, {})
+        text = node.text
+        if node.wildcard and text == "*":
+            return self.ix.exists.get(name, 0)
+        if kind in TEXT_KINDS:
+            if node.wildcard:
+                return self._wildcard(name, plist, text.lower())
+            toks, _ = analyze_text(kind, text, False)
+            if not toks:
+                return None
+            if len(toks) == 1:
+                return plist.get(toks[0], 0)
+            return self._phrase(name, kind, plist, toks, allow_joined=not node.phrase)
+        if kind == "text_ngram":
+            words = text.lower().split()
+            if not words:
+                return None
+            out = 0
+            for term, bits in plist.items():
+                if all(w in term for w in words):
+                    out |= bits
+            return out
+        if kind == "date":
+            d = canonical_date(text)
+            if d is None:
+                raise SearchSyntaxError(f"Invalid Date String:'{text}'")
+            return plist.get(d, 0)
+        if kind == "number":
+            n = parse_number(text)
+            if n is None:
+                raise SearchSyntaxError(f"Invalid Number: {text}")
+            return plist.get(_number_key(n), 0)
+        if node.wildcard:
+            return self._wildcard(name, plist, text)
+        return plist.get(text, 0)
+
+    def _wildcard(self, name: str, plist: dict[str, int], pattern: str) -> int:
+        key = (name, pattern)
+        cached = self.ix._wild.get(key)
+        if cached and cached[0] == self.ix.version:
+            return cached[1]
+        if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?[]"):
+            prefix = pattern[:-1]
+            out = 0
+            for term, bits in plist.items():
+                if term.startswith(prefix):
+                    out |= bits
+        else:
+            rx = re.compile(fnmatch.translate(pattern), re.DOTALL)
+            out = 0
+            for term, bits in plist.items():
+                if rx.match(term):
+                    out |= bits
+        if len(self.ix._wild) > 256:
+            self.ix._wild.clear()
+        self.ix._wild[key] = (self.ix.version, out)
+        return out
+
+    def _phrase(self, name: str, kind: str, plist: dict[str, int], toks: list[str], allow_joined: bool) -> int:
+        candidates = self.ix.live
+        for t in toks:
+            candidates &= plist.get(t, 0)
+            if not candidates:
+                break
+        joined = plist.get("".join(toks), 0) if allow_joined else 0
+        if not candidates:
+            return joined
+        slots = bits_to_slots(candidates & ~joined, self.ix.nbits)
+        docs = self.ix._docs_for(slots, self.fetch_docs)
+        out = joined
+        n = len(toks)
+        for s, doc in docs.items():
+            for value in _field_values(doc, name):
+                seq, _ = analyze_text(kind, to_text(value), True)
+                if any(seq[i : i + n] == toks for i in range(len(seq) - n + 1)):
+                    out |= 1 << s
+                    break
+        return out
+
+    def _range(self, node: RangeQuery, name: str, kind: str) -> int:
+        conv: Callable[[str], Any]
+        if kind == "date":
+            conv = canonical_date
+        elif kind == "number":
+            conv = parse_number
+        elif kind in TEXT_KINDS:
+            conv = _analyze_bound(kind)
+        else:
+            conv = str
+        lo = None if node.lo is None else conv(node.lo)
+        hi = None if node.hi is None else conv(node.hi)
+        if (node.lo is not None and lo is None) or (node.hi is not None and hi is None):
+            raise SearchSyntaxError(f"Invalid range value: [{node.lo} TO {node.hi}]")
+        if lo is None and hi is None:
+            return self.ix.exists.get(name, 0)
+        view = self.ix.sorted_view(name) if name not in self.ix.multi else None
+        if view is not None and kind not in TEXT_KINDS:
+            vals = view.values
+            i = 0 if lo is None else (bisect.bisect_left(vals, lo) if node.include_lo else bisect.bisect_right(vals, lo))
+            j = len(vals) if hi is None else (bisect.bisect_right(vals, hi) if node.include_hi else bisect.bisect_left(vals, hi))
+            return self.ix._range_from_view(view, i, j)
+        out = 0
+        for term, bits in self.ix.postings.get(name, {}).items():
+            v: Any = term
+            if kind == "number":
+                v = float(term)
+            if lo is not None and (v < lo or (v == lo and not node.include_lo)):
+                continue
+            if hi is not None and (v > hi or (v == hi and not node.include_hi)):
+                continue
+            out |= bits
+        return out
+
+
+def _analyze_bound(kind: str) -> Callable[[str], str | None]:
+    def conv(s: str) -> str | None:
+        toks, _ = analyze_text(kind, s, False)
+        return toks[0] if toks else s.lower()
+
+    return conv
+
+
+def _field_values(doc: dict[str, Any], name: str) -> list[Any]:
+    """Values of ``name`` in a Solr document, copyField sources included."""
+    out: list[Any] = []
+    for key, value in doc.items():
+        if key == name or name in copy_targets(key):
+            out.extend(value if isinstance(value, list) else [value])
+    return out
+
+
+def _at_least(sets: list[int], k: int, universe: int) -> int:
+    """Bits set in at least ``k`` of ``sets``."""
+    if k <= 1:
+        out = 0
+        for b in sets:
+            out |= b
+        return out
+    if k > len(sets):
+        return 0
+    ge = [universe] + [0] * k  # ge[j]: in at least j of the sets seen so far
+    for b in sets:
+        for j in range(k, 0, -1):
+            ge[j] |= ge[j - 1] & b
+    return ge[k]
