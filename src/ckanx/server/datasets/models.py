@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..db import register_schema
+from ..organizations import schema as _org_schema  # noqa: F401  ("group"/"member", read here)
 
 register_schema(
     """
@@ -167,9 +168,7 @@ def resource_row(conn: sqlite3.Connection, resource_id: str) -> sqlite3.Row | No
 
 def resource_id_taken(conn: sqlite3.Connection, resource_id: str, package_id: str | None) -> bool:
     """CKAN's ``resource_id_does_not_exist``: a live resource with this id in another dataset."""
-    row = conn.execute(
-        "SELECT package_id FROM resource WHERE id = ? AND state != 'deleted'", (resource_id,)
-    ).fetchone()
+    row = conn.execute("SELECT package_id FROM resource WHERE id = ? AND state != 'deleted'", (resource_id,)).fetchone()
     return row is not None and row["package_id"] != package_id
 
 
@@ -196,7 +195,12 @@ def _license_fields(license_id: str | None) -> dict[str, Any]:
     return {"isopen": False, "license_title": license_id}
 
 
-def render(row: sqlite3.Row, resources: list[dict[str, Any]]) -> dict[str, Any]:
+def render(
+    row: sqlite3.Row,
+    resources: list[dict[str, Any]],
+    organization: dict[str, Any] | None,
+    groups: list[dict[str, Any]],
+) -> dict[str, Any]:
     """One dataset as ``package_show`` returns it to a sysadmin, in CKAN's key order."""
     core = json.loads(row["core"])
     tags = core.get("tags") or []
@@ -214,7 +218,7 @@ def render(row: sqlite3.Row, resources: list[dict[str, Any]]) -> dict[str, Any]:
         "notes": core.get("notes"),
         "num_resources": len(resources),
         "num_tags": len(tags),
-        "organization": core.get("organization"),
+        "organization": organization,
         "owner_org": row["owner_org"],
         "private": bool(row["private"]),
         "state": row["state"],
@@ -230,7 +234,7 @@ def render(row: sqlite3.Row, resources: list[dict[str, Any]]) -> dict[str, Any]:
             ({"key": e["key"], "value": e["value"]} for e in core.get("extras") or []),
             key=lambda e: e["key"],
         ),
-        "groups": sorted(core.get("groups") or [], key=lambda g: g["name"]),
+        "groups": sorted(groups, key=lambda g: g["name"]),
         "resources": resources,
         "tags": sorted(
             (
@@ -257,16 +261,107 @@ def render(row: sqlite3.Row, resources: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _resources_by_package(
-    conn: sqlite3.Connection, package_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def org_embeds(conn: sqlite3.Connection, org_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Organizations as CKAN embeds them in a dataset (read live from the organizations table)."""
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(i for i in org_ids if i))):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            "SELECT id, name, title, type, description, image_url, created, is_organization, "
+            f'approval_status, state FROM "group" WHERE id IN ({marks})',
+            chunk,
+        ):
+            out[r["id"]] = {
+                "id": r["id"],
+                "name": r["name"],
+                "title": r["title"] if r["title"] is not None else "",
+                "type": r["type"],
+                "description": r["description"] if r["description"] is not None else "",
+                "image_url": r["image_url"] if r["image_url"] is not None else "",
+                "created": r["created"],
+                "is_organization": bool(r["is_organization"]),
+                "approval_status": r["approval_status"],
+                "state": r["state"],
+            }
+    return out
+
+
+def group_embed_from_row(r: sqlite3.Row) -> dict[str, Any]:
+    """A group as listed in a dataset's ``groups``."""
+    title = r["title"] if r["title"] is not None else ""
+    return {
+        "description": r["description"] if r["description"] is not None else "",
+        "display_name": title or r["name"],
+        "id": r["id"],
+        "image_display_url": r["image_url"] if r["image_url"] is not None else "",
+        "name": r["name"],
+        "title": title,
+    }
+
+
+def package_groups(conn: sqlite3.Connection, package_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The active groups (not organizations) each dataset is a member of."""
+    out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in package_ids}
+    for chunk in _chunks(package_ids):
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(
+            "SELECT m.table_id AS package_id, g.id, g.name, g.title, g.description, g.image_url "
+            'FROM member m JOIN "group" g ON g.id = m.group_id '
+            "WHERE m.table_name = 'package' AND m.state = 'active' AND g.is_organization = 0 "
+            f"AND g.state = 'active' AND m.table_id IN ({marks})",
+            chunk,
+        ):
+            out[r["package_id"]].append(group_embed_from_row(r))
+    return out
+
+
+def group_ids_of_package(conn: sqlite3.Connection, package_id: str) -> list[str]:
+    """Ids of the groups (not organizations) a dataset is an active member of."""
+    return [
+        r["group_id"]
+        for r in conn.execute(
+            'SELECT m.group_id FROM member m JOIN "group" g ON g.id = m.group_id '
+            "WHERE m.table_name = 'package' AND m.state = 'active' AND g.is_organization = 0 "
+            "AND m.table_id = ?",
+            (package_id,),
+        )
+    ]
+
+
+def find_group(conn: sqlite3.Connection, name_or_id: str) -> sqlite3.Row | None:
+    """An active group (not an organization) by id or name."""
+    return conn.execute(
+        'SELECT id, name, title, description, image_url FROM "group" '
+        "WHERE (id = ? OR name = ?) AND is_organization = 0 AND state = 'active' "
+        "ORDER BY id = ? DESC LIMIT 1",
+        (name_or_id, name_or_id, name_or_id),
+    ).fetchone()
+
+
+def find_org(conn: sqlite3.Connection, name_or_id: str) -> dict[str, Any] | None:
+    """An active organization's embedded dict, by id or name."""
+    row = conn.execute(
+        'SELECT id FROM "group" WHERE (id = ? OR name = ?) AND is_organization = 1 '
+        "AND state = 'active' ORDER BY id = ? DESC LIMIT 1",
+        (name_or_id, name_or_id, name_or_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return org_embeds(conn, [row["id"]]).get(row["id"])
+
+
+def _resources_by_package(conn: sqlite3.Connection, package_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in package_ids}
     for start in range(0, len(package_ids), 500):
         chunk = package_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            f"SELECT * FROM resource WHERE package_id IN ({marks}) AND state = 'active' "
-            "ORDER BY package_id, position",
+            f"SELECT * FROM resource WHERE package_id IN ({marks}) AND state = 'active' ORDER BY package_id, position",
             chunk,
         ):
             out[row["package_id"]].append(render_resource(row))
@@ -274,8 +369,11 @@ def _resources_by_package(
 
 
 def _render_rows(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
-    resources = _resources_by_package(conn, [r["id"] for r in rows])
-    return [render(row, resources[row["id"]]) for row in rows]
+    ids = [r["id"] for r in rows]
+    resources = _resources_by_package(conn, ids)
+    orgs = org_embeds(conn, [r["owner_org"] for r in rows if r["owner_org"]])
+    groups = package_groups(conn, ids)
+    return [render(row, resources[row["id"]], orgs.get(row["owner_org"] or ""), groups[row["id"]]) for row in rows]
 
 
 def package_dicts(conn: sqlite3.Connection, ids: list[str]) -> list[dict[str, Any]]:
@@ -298,9 +396,7 @@ def iter_package_dicts(conn: sqlite3.Connection, batch: int = 500) -> Iterator[d
     """Every dataset (any state) as ``package_show`` shows it to a sysadmin, in batches."""
     last = ""
     while True:
-        rows = conn.execute(
-            "SELECT * FROM package WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-        ).fetchall()
+        rows = conn.execute("SELECT * FROM package WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
         if not rows:
             return
         yield from _render_rows(conn, rows)
@@ -319,15 +415,11 @@ def package_dict(conn: sqlite3.Connection, package_id: str) -> dict[str, Any] | 
 def tag_id_for(conn: sqlite3.Connection, name: str, vocabulary_id: str | None) -> str:
     """The id of the tag ``name`` in ``vocabulary_id`` (free tags: None), created if new."""
     vocab = vocabulary_id or ""
-    row = conn.execute(
-        "SELECT id FROM tag WHERE name = ? AND vocabulary_id = ?", (name, vocab)
-    ).fetchone()
+    row = conn.execute("SELECT id FROM tag WHERE name = ? AND vocabulary_id = ?", (name, vocab)).fetchone()
     if row is not None:
         return str(row["id"])
     tag_id = new_id()
-    conn.execute(
-        "INSERT INTO tag (id, name, vocabulary_id) VALUES (?, ?, ?)", (tag_id, name, vocab)
-    )
+    conn.execute("INSERT INTO tag (id, name, vocabulary_id) VALUES (?, ?, ?)", (tag_id, name, vocab))
     return tag_id
 
 
@@ -397,9 +489,7 @@ def save_package(
         (row["id"], *keep),
     )
     for position, res in enumerate(resources):
-        data = {
-            k: v for k, v in res.items() if k not in ("id", "package_id", "position", "state")
-        }
+        data = {k: v for k, v in res.items() if k not in ("id", "package_id", "position", "state")}
         conn.execute(
             "INSERT INTO resource (id, package_id, position, state, data) "
             "VALUES (?, ?, ?, 'active', ?) ON CONFLICT(id) DO UPDATE SET "
@@ -414,18 +504,14 @@ def package_core(conn: sqlite3.Connection, package_id: str) -> dict[str, Any]:
     return json.loads(row["core"]) if row else {}
 
 
-def set_package_state(
-    conn: sqlite3.Connection, package_id: str, state: str, modified: str
-) -> None:
+def set_package_state(conn: sqlite3.Connection, package_id: str, state: str, modified: str) -> None:
     conn.execute(
         "UPDATE package SET state = ?, metadata_modified = ? WHERE id = ?",
         (state, modified, package_id),
     )
 
 
-def set_package_private(
-    conn: sqlite3.Connection, package_id: str, private: bool, modified: str
-) -> None:
+def set_package_private(conn: sqlite3.Connection, package_id: str, private: bool, modified: str) -> None:
     conn.execute(
         "UPDATE package SET private = ?, metadata_modified = ? WHERE id = ?",
         (1 if private else 0, modified, package_id),
@@ -434,19 +520,14 @@ def set_package_private(
 
 def purge_package(conn: sqlite3.Connection, package_id: str) -> list[dict[str, Any]]:
     """Remove a dataset and its resources for good; returns the removed resources' dicts."""
-    removed = [
-        render_resource(r)
-        for r in conn.execute("SELECT * FROM resource WHERE package_id = ?", (package_id,))
-    ]
+    removed = [render_resource(r) for r in conn.execute("SELECT * FROM resource WHERE package_id = ?", (package_id,))]
     conn.execute("DELETE FROM package_tag WHERE package_id = ?", (package_id,))
     conn.execute("DELETE FROM resource WHERE package_id = ?", (package_id,))
     conn.execute("DELETE FROM package WHERE id = ?", (package_id,))
     return removed
 
 
-def mark_resource_field(
-    conn: sqlite3.Connection, resource_id: str, key: str, value: Any
-) -> None:
+def mark_resource_field(conn: sqlite3.Connection, resource_id: str, key: str, value: Any) -> None:
     """Set one field of a resource's stored data (e.g. ``datastore_active``) without a revision."""
     row = resource_row(conn, resource_id)
     if row is None:
@@ -472,14 +553,9 @@ def active_public_names(conn: sqlite3.Connection, limit: int | None, offset: int
     return [r["name"] for r in conn.execute(sql, params)]
 
 
-def active_public_ids_by_modified(
-    conn: sqlite3.Connection, limit: int | None, offset: int
-) -> list[str]:
+def active_public_ids_by_modified(conn: sqlite3.Connection, limit: int | None, offset: int) -> list[str]:
     """Ids of public active datasets, newest ``metadata_modified`` first."""
-    sql = (
-        "SELECT id FROM package WHERE state = 'active' AND private = 0 "
-        "ORDER BY metadata_modified DESC"
-    )
+    sql = "SELECT id FROM package WHERE state = 'active' AND private = 0 ORDER BY metadata_modified DESC"
     params: list[Any] = []
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
@@ -491,9 +567,7 @@ def active_public_ids_by_modified(
 
 
 def package_ids_of_org(conn: sqlite3.Connection, org_id: str) -> list[str]:
-    return [
-        r["id"] for r in conn.execute("SELECT id FROM package WHERE owner_org = ?", (org_id,))
-    ]
+    return [r["id"] for r in conn.execute("SELECT id FROM package WHERE owner_org = ?", (org_id,))]
 
 
 # ---------------------------------------------------------------- tags and vocabularies
@@ -516,15 +590,11 @@ def vocabulary_tags(conn: sqlite3.Connection, vocabulary_id: str) -> list[dict[s
             "name": r["name"],
             "vocabulary_id": vocabulary_id,
         }
-        for r in conn.execute(
-            "SELECT id, name FROM tag WHERE vocabulary_id = ? ORDER BY name", (vocabulary_id,)
-        )
+        for r in conn.execute("SELECT id, name FROM tag WHERE vocabulary_id = ? ORDER BY name", (vocabulary_id,))
     ]
 
 
-def tag_rows(
-    conn: sqlite3.Connection, vocabulary_id: str | None, query: str | None
-) -> list[sqlite3.Row]:
+def tag_rows(conn: sqlite3.Connection, vocabulary_id: str | None, query: str | None) -> list[sqlite3.Row]:
     """Tags of one vocabulary (free tags: None) in use by a live dataset, by name."""
     sql = (
         "SELECT DISTINCT tag.id, tag.name, tag.vocabulary_id FROM tag "
@@ -541,9 +611,7 @@ def tag_rows(
     return conn.execute(sql, params).fetchall()
 
 
-def find_tag(
-    conn: sqlite3.Connection, name_or_id: str, vocabulary_id: str | None
-) -> sqlite3.Row | None:
+def find_tag(conn: sqlite3.Connection, name_or_id: str, vocabulary_id: str | None) -> sqlite3.Row | None:
     row = conn.execute("SELECT * FROM tag WHERE id = ?", (name_or_id,)).fetchone()
     if row is not None:
         return row
@@ -590,7 +658,10 @@ def add_activity(
 
 
 def activities(
-    conn: sqlite3.Connection, package_id: str, limit: int, offset: int,
+    conn: sqlite3.Connection,
+    package_id: str,
+    limit: int,
+    offset: int,
     exclude_types: Iterable[str] = (),
 ) -> list[sqlite3.Row]:
     excluded = list(exclude_types)

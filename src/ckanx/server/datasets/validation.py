@@ -52,11 +52,34 @@ PACKAGE_TEXT_FIELDS = (
 # Keys of CKAN's package schema: an extra may not use one of these as its key.
 ROOT_SCHEMA_KEYS = frozenset(
     {
-        "__before", "id", "name", "title", "author", "author_email", "maintainer",
-        "maintainer_email", "license_id", "notes", "url", "version", "state", "type",
-        "owner_org", "private", "__extras", "__junk", "resources", "tags", "tag_string",
-        "plugin_data", "extras", "save", "return_to", "relationships_as_object",
-        "relationships_as_subject", "groups",
+        "__before",
+        "id",
+        "name",
+        "title",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "license_id",
+        "notes",
+        "url",
+        "version",
+        "state",
+        "type",
+        "owner_org",
+        "private",
+        "__extras",
+        "__junk",
+        "resources",
+        "tags",
+        "tag_string",
+        "plugin_data",
+        "extras",
+        "save",
+        "return_to",
+        "relationships_as_object",
+        "relationships_as_subject",
+        "groups",
     }
 )
 # Resource keys with their own handling; anything else a client sends is a resource "extra"
@@ -81,8 +104,15 @@ RESOURCE_CORE_KEYS = (
 )
 RESOURCE_DATE_KEYS = ("created", "last_modified", "cache_last_updated")
 RESOURCE_TEXT_KEYS = (
-    "url", "description", "hash", "name", "resource_type", "url_type", "mimetype",
-    "mimetype_inner", "cache_url",
+    "url",
+    "description",
+    "hash",
+    "name",
+    "resource_type",
+    "url_type",
+    "mimetype",
+    "mimetype_inner",
+    "cache_url",
 )
 
 # Canonical resource format names (the subset of CKAN's resource_formats.json that matters in
@@ -280,9 +310,7 @@ def munge_filename(filename: str) -> str:
     """
     filename = filename.replace("\\", "/").rsplit("/", 1)[-1]
     filename = filename.lower().strip()
-    filename = (
-        unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
-    )
+    filename = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
     filename = re.sub(r"[^a-zA-Z0-9_. -]", "", filename).replace(" ", "-")
     filename = re.sub(r"-+", "-", filename)
     name, ext = os.path.splitext(filename)
@@ -314,7 +342,8 @@ def check_sublist(data: dict[str, Any], key: str) -> None:
         shown = {**data}
         shown.setdefault("type", "dataset")
         raise IntegrityError(
-            f"Only lists of dicts can be placed against subschema ('{key}',), "
-            f"not {type(value)!r}".replace("<class ", "<class ").replace('"', "'"),
+            f"Only lists of dicts can be placed against subschema ('{key}',), not {type(value)!r}".replace(
+                "<class ", "<class "
+            ).replace('"', "'"),
             shown,
         )

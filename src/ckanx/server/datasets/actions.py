@@ -1,0 +1,576 @@
+"""Dataset actions: package_* , dataset_purge, package_list, bulk updates, activity, tags, vocabularies.
+
+Each action: parameters -> authorization -> validation (:mod:`.packages`) -> storage
+(:mod:`.models`) -> the dict CKAN returns; the whole action is one transaction. Resource actions
+and uploads live in :mod:`.resources`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from .. import errors
+from ..context import Context, now_iso
+from ..registry import action
+from . import models, revise
+from . import validation as v
+from .packages import authz_module, prepare
+
+# ---------------------------------------------------------------- helpers shared with resources
+
+
+def not_authorized(ctx: Context, what: str) -> errors.NotAuthorized:
+    """CKAN's "Access denied: User <name> not authorized to <what>" (anonymous: empty name)."""
+    return errors.NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to {what}")
+
+
+def require_id(data: dict[str, Any], key: str = "id") -> str:
+    value = data.get(key)
+    if v.is_missing_or_empty(value):
+        raise errors.ValidationError({key: [v.MISSING_VALUE]})
+    return str(value)
+
+
+def load_package(ctx: Context, name_or_id: Any, message: str = "Not found") -> dict[str, Any]:
+    """The full dict of a dataset by id or name, or NotFound."""
+    row = models.find_package_row(ctx.conn, name_or_id) if isinstance(name_or_id, str) else None
+    if row is None:
+        raise errors.NotFound(message)
+    pkg = models.package_dict(ctx.conn, row["id"])
+    assert pkg is not None
+    return pkg
+
+
+def can_read(ctx: Context, pkg: dict[str, Any]) -> bool:
+    if ctx.ignore_auth or ctx.is_sysadmin:
+        return True
+    return bool(authz_module().can_read_package(ctx, pkg))
+
+
+def can_edit(ctx: Context, pkg: dict[str, Any]) -> bool:
+    if ctx.ignore_auth or ctx.is_sysadmin:
+        return True
+    return bool(authz_module().can_edit_package(ctx, pkg))
+
+
+def check_read(ctx: Context, pkg: dict[str, Any]) -> None:
+    if not can_read(ctx, pkg):
+        raise not_authorized(ctx, f"read package {pkg['id']}")
+
+
+def check_edit(ctx: Context, pkg: dict[str, Any], data: dict[str, Any] | None = None) -> None:
+    """CKAN's package_update auth, including the rights on any group being added."""
+    if ctx.ignore_auth or ctx.is_sysadmin:
+        return
+    current = [g["id"] for g in pkg.get("groups") or []]
+    authz_module().check_edit_package(ctx, pkg, data, current)
+
+
+def int_param(data: dict[str, Any], key: str, default: int | None) -> int | None:
+    """An integer parameter (``int_validator`` + ``natural_number``-like messages)."""
+    if key not in data or data[key] in (None, ""):
+        return default
+    num, err = v.int_or_error(data[key])
+    if err or num is None:
+        raise errors.ValidationError({key: ["Invalid integer"]})
+    return num
+
+
+def reindex(ctx: Context, pkg: dict[str, Any]) -> None:
+    """Update the search index with ``pkg`` once the transaction commits."""
+    from ..search import indexing
+
+    server = ctx.server
+    snapshot = copy.deepcopy(pkg)
+    ctx.after_commit(lambda: indexing.index_package(server, snapshot))
+
+
+def unindex(ctx: Context, package_id: str) -> None:
+    from ..search import indexing
+
+    server = ctx.server
+    ctx.after_commit(lambda: indexing.remove_package(server, package_id))
+
+
+def record_activity(ctx: Context, pkg: dict[str, Any], activity_type: str) -> None:
+    """The activity plugin's entry for a dataset write."""
+    models.add_activity(
+        ctx.conn,
+        timestamp=now_iso(),
+        user_id=ctx.user_id,
+        package=pkg,
+        activity_type=activity_type,
+    )
+
+
+def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate and store a whole dataset (create or full update); returns the stored dict."""
+    now = now_iso()
+    prepared = prepare(ctx, data, existing, now)
+    if prepared.errors:
+        raise errors.ValidationError(prepared.errors)
+    for res in prepared.resources:
+        res.pop("position", None)
+    models.save_package(
+        ctx.conn,
+        row=prepared.row,
+        core=prepared.core,
+        resources=prepared.resources,
+        tags=prepared.tags,
+        insert=existing is None,
+    )
+    sync_groups(ctx, prepared.row["id"], prepared.group_ids)
+    pkg = models.package_dict(ctx.conn, prepared.row["id"])
+    assert pkg is not None
+    record_activity(ctx, pkg, "new package" if existing is None else "changed package")
+    reindex(ctx, pkg)
+    return pkg
+
+
+def sync_groups(ctx: Context, package_id: str, wanted: list[str]) -> None:
+    """Make the dataset's group memberships exactly ``wanted`` (organizations family's actions)."""
+    current = models.group_ids_of_package(ctx.conn, package_id)
+    for gid in current:
+        if gid not in wanted:
+            ctx.call(
+                "member_delete",
+                {"id": gid, "object": package_id, "object_type": "package"},
+                ignore_auth=True,
+            )
+    for gid in wanted:
+        if gid not in current:
+            ctx.call(
+                "member_create",
+                {"id": gid, "object": package_id, "object_type": "package", "capacity": "public"},
+                ignore_auth=True,
+            )
+
+
+# ---------------------------------------------------------------- package actions
+
+
+@action("package_show", read=True)
+def package_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Show a dataset (any state to those who may edit it; active ones to readers)."""
+    name_or_id = data.get("id") or data.get("name_or_id")
+    if v.is_missing_or_empty(name_or_id):
+        raise errors.ValidationError({"name_or_id": [v.MISSING_VALUE]})
+    pkg = load_package(ctx, str(name_or_id))
+    check_read(ctx, pkg)
+    return pkg
+
+
+@action("package_create")
+def package_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Create a dataset; ``owner_org`` is required (stock CKAN configuration)."""
+    if not (ctx.ignore_auth or ctx.is_sysadmin):
+        authz_module().check_create_package(ctx, data)
+    return write_package(ctx, data, None)
+
+
+@action("package_update")
+def package_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Replace a dataset: fields, resources, extras, tags and groups left out are dropped."""
+    ref = data.get("id") or data.get("name")
+    if v.is_missing_or_empty(ref):
+        raise errors.ValidationError({"id": v.MISSING_VALUE})
+    existing = load_package(ctx, str(ref), "Not found: Package was not found.")
+    check_edit(ctx, existing, data)
+    payload = dict(data)
+    if data.get("id") and data["id"] != existing["id"] and data["id"] != existing["name"]:
+        raise errors.ValidationError(
+            {"id": [f"Cannot change value of key from {existing['id']} to {data['id']}. This key is read-only"]}
+        )
+    payload.pop("id", None)
+    payload.setdefault("name", existing["name"])
+    return write_package(ctx, payload, existing)
+
+
+@action("package_patch")
+def package_patch(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Update only the fields given (lists given replace the whole list)."""
+    ref = data.get("id") or data.get("name")
+    if v.is_missing_or_empty(ref):
+        raise errors.ValidationError({"id": v.MISSING_VALUE})
+    existing = load_package(ctx, str(ref))
+    check_edit(ctx, existing, data)
+    merged = {**existing, **{k: val for k, val in data.items() if k != "id"}}
+    return write_package(ctx, merged, existing)
+
+
+@action("package_revise")
+def package_revise(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """CKAN's package_revise: ``match`` / ``filter`` / ``update`` / flattened keys / ``include``."""
+    params = revise.parse(data)
+    match, match_flat = params["match"], params["match__"]
+    ref = match_flat.get("id") or match.get("id") or match_flat.get("name") or match.get("name")
+    if ref is None:
+        raise errors.ValidationError({"match__id": v.MISSING_VALUE})
+    orig = load_package(ctx, str(ref))
+    check_read(ctx, orig)
+    unmatched: list[tuple[Any, ...]] = []
+    if "match" in data:
+        unmatched.extend(revise.check_dict(orig, match))
+    for key, value in sorted(match_flat.items()):
+        try:
+            unmatched.extend(revise.check_string_key(orig, key, value))
+        except revise.DataError as exc:
+            raise errors.ValidationError({f"match__{key}": [str(exc)]}) from exc
+    if unmatched:
+        raise errors.ValidationError({"match": ["__".join(str(p) for p in path) for path in unmatched]})
+    if params["filter"] is not None:
+        keep_id = orig["id"]
+        revise.filter_glob_match(orig, params["filter"])
+        orig["id"] = keep_id
+    if params["update"] is not None:
+        try:
+            revise.update_merge_dict(orig, params["update"])
+        except revise.DataError as exc:
+            raise errors.ValidationError({"update": [str(exc)]}) from exc
+    # extend first, so that later keys can address the resources just added
+    for key, value in sorted(
+        params["update__"].items(), key=lambda kv: kv[0][-6] if kv[0].endswith("extend") else kv[0]
+    ):
+        try:
+            revise.update_merge_string_key(orig, key, value)
+        except revise.DataError as exc:
+            raise errors.ValidationError({key: [str(exc)]}) from exc
+    current = load_package(ctx, orig["id"])
+    check_edit(ctx, current, orig)
+    payload = dict(orig)
+    payload.pop("id", None)
+    result: dict[str, Any] = {"package": write_package(ctx, payload, current)}
+    if params["include"] is not None:
+        revise.filter_glob_match(result, params["include"])
+    return result
+
+
+@action("package_delete")
+def package_delete(ctx: Context, data: dict[str, Any]) -> None:
+    """Mark a dataset deleted (its name becomes free again, as on CKAN 2.11)."""
+    ref = require_id(data)
+    pkg = load_package(ctx, ref)
+    check_edit(ctx, pkg)
+    now = now_iso()
+    models.set_package_state(ctx.conn, pkg["id"], "deleted", now)
+    fresh = models.package_dict(ctx.conn, pkg["id"])
+    assert fresh is not None
+    record_activity(ctx, fresh, "deleted package")
+    reindex(ctx, fresh)
+    return None
+
+
+@action("dataset_purge")
+def dataset_purge(ctx: Context, data: dict[str, Any]) -> None:
+    """Remove a dataset, its resources and uploaded files for good (sysadmins only)."""
+    ref = require_id(data)
+    if not (ctx.ignore_auth or ctx.is_sysadmin):
+        if models.find_package_row(ctx.conn, ref) is None:
+            raise errors.NotFound("Not found: Dataset was not found")
+        raise errors.NotAuthorized("Access denied")
+    row = models.find_package_row(ctx.conn, ref)
+    if row is None:
+        raise errors.NotFound("Not found: Dataset was not found")
+    removed = models.purge_package(ctx.conn, row["id"])
+    ctx.conn.execute("DELETE FROM package_activity WHERE object_id = ?", (row["id"],))
+    from .resources import delete_stored_file
+
+    server = ctx.server
+    for res in removed:
+        if res.get("url_type") == "upload":
+            rid = res["id"]
+            ctx.after_commit(lambda rid=rid: delete_stored_file(server, rid))
+    unindex(ctx, row["id"])
+    return None
+
+
+@action("package_list", read=True)
+def package_list(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """Names of public, active datasets, by name; ``limit``/``offset`` page through them."""
+    limit = int_param(data, "limit", None)
+    offset = int_param(data, "offset", 0) or 0
+    if limit is not None and limit < 0:
+        raise errors.ValidationError({"limit": ["Must be a natural number"]})
+    if offset < 0:
+        raise errors.ValidationError({"offset": ["Must be a natural number"]})
+    return models.active_public_names(ctx.conn, limit, offset)
+
+
+@action("current_package_list_with_resources", read=True)
+def current_package_list_with_resources(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Public active datasets with their resources, most recently modified first."""
+    limit = int_param(data, "limit", None)
+    offset = int_param(data, "offset", 0) or 0
+    if limit is not None and limit < 0:
+        raise errors.ValidationError({"limit": ["Must be a natural number"]})
+    ids = models.active_public_ids_by_modified(ctx.conn, limit, offset)
+    return models.package_dicts(ctx.conn, ids)
+
+
+def _bulk(ctx: Context, data: dict[str, Any], apply: str) -> None:
+    datasets = data.get("datasets")
+    org_id = data.get("org_id")
+    errs: dict[str, Any] = {}
+    if v.is_missing_or_empty(datasets):
+        errs["datasets"] = [v.MISSING_VALUE]
+    if v.is_missing_or_empty(org_id):
+        errs["org_id"] = [v.MISSING_VALUE]
+    if errs:
+        raise errors.ValidationError(errs)
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    from .packages import org_embed
+
+    org = org_embed(ctx, str(org_id))
+    allowed = ctx.ignore_auth or ctx.is_sysadmin
+    if not allowed and org is not None:
+        capacity = authz_module().org_capacity(ctx, org["id"])
+        allowed = capacity == "admin"
+    if not allowed:
+        raise not_authorized(ctx, f"update datasets of organization {org_id}")
+    if org is None:
+        raise errors.NotFound("Not found: Organization not found")
+    now = now_iso()
+    for ref in datasets:
+        row = models.find_package_row(ctx.conn, str(ref))
+        if row is None or row["owner_org"] != org["id"]:
+            continue
+        if apply == "delete":
+            models.set_package_state(ctx.conn, row["id"], "deleted", now)
+        else:
+            models.set_package_private(ctx.conn, row["id"], apply == "private", now)
+        pkg = models.package_dict(ctx.conn, row["id"])
+        assert pkg is not None
+        reindex(ctx, pkg)
+
+
+@action("bulk_update_private")
+def bulk_update_private(ctx: Context, data: dict[str, Any]) -> None:
+    """Make the given datasets of an organization private (organization admins)."""
+    _bulk(ctx, data, "private")
+
+
+@action("bulk_update_public")
+def bulk_update_public(ctx: Context, data: dict[str, Any]) -> None:
+    """Make the given datasets of an organization public (organization admins)."""
+    _bulk(ctx, data, "public")
+
+
+@action("bulk_update_delete")
+def bulk_update_delete(ctx: Context, data: dict[str, Any]) -> None:
+    """Delete the given datasets of an organization (organization admins)."""
+    _bulk(ctx, data, "delete")
+
+
+# ---------------------------------------------------------------- activity
+
+
+@action("package_activity_list", read=True)
+def package_activity_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dataset's activity stream, newest first (activity plugin)."""
+    ref = require_id(data)
+    pkg = load_package(ctx, ref)
+    check_read(ctx, pkg)
+    errs: dict[str, Any] = {}
+    limit_raw, offset_raw = data.get("limit"), data.get("offset")
+    limit, err = v.int_or_error(limit_raw)
+    if err:
+        errs["limit"] = ["Invalid integer", "Please enter an integer value"]
+    offset, err = v.int_or_error(offset_raw)
+    if err:
+        errs["offset"] = ["Invalid integer", "Please enter an integer value"]
+    if errs:
+        raise errors.ValidationError(errs)
+    limit = 31 if limit is None else min(limit, 100)
+    offset = offset or 0
+    exclude = data.get("exclude_activity_types") or []
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    rows = models.activities(ctx.conn, pkg["id"], limit, offset, exclude)
+    return [
+        {
+            "id": r["id"],
+            "timestamp": r["timestamp"],
+            "user_id": r["user_id"],
+            "object_id": r["object_id"],
+            "activity_type": r["activity_type"],
+            "data": json.loads(r["data"]),
+        }
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------- tags and vocabularies
+
+
+def _vocabulary_or_404(ctx: Context, ref: Any, message: str) -> Any:
+    row = models.vocabulary_row(ctx.conn, str(ref)) if ref not in (None, "") else None
+    if row is None:
+        raise errors.NotFound(message)
+    return row
+
+
+def _tag_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "vocabulary_id": row["vocabulary_id"] or None,
+        "display_name": row["name"],
+    }
+
+
+@action("tag_list", read=True)
+def tag_list(ctx: Context, data: dict[str, Any]) -> list[Any]:
+    """Free tags in use (or all tags of ``vocabulary_id``), optionally filtered by ``query``."""
+    vocab_ref = data.get("vocabulary_id")
+    vocab_id = None
+    if vocab_ref not in (None, ""):
+        vocab_id = _vocabulary_or_404(ctx, vocab_ref, f"Not found: could not find vocabulary '{vocab_ref}'")["id"]
+    query = data.get("query") or data.get("q")
+    if vocab_id is None:
+        rows = models.tag_rows(ctx.conn, None, query)
+    else:
+        rows = [
+            r
+            for r in ctx.conn.execute("SELECT * FROM tag WHERE vocabulary_id = ? ORDER BY rowid", (vocab_id,))
+            if not query or str(query).lower() in r["name"].lower()
+        ]
+    if v.boolean(data.get("all_fields")):
+        return [_tag_dict(r) for r in rows]
+    return [r["name"] for r in rows]
+
+
+@action("tag_show", read=True)
+def tag_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """One tag; ``include_datasets`` adds the datasets using it that the caller may read."""
+    ref = require_id(data)
+    vocab_ref = data.get("vocabulary_id")
+    vocab_id = None
+    if vocab_ref not in (None, ""):
+        vocab_id = _vocabulary_or_404(ctx, vocab_ref, "Not found")["id"]
+    row = models.find_tag(ctx.conn, ref, vocab_id)
+    if row is None:
+        raise errors.NotFound("Not found")
+    out = _tag_dict(row)
+    if v.boolean(data.get("include_datasets")):
+        pkgs = models.package_dicts(ctx.conn, models.package_ids_with_tag(ctx.conn, row["id"]))
+        out["packages"] = [p for p in pkgs if can_read(ctx, p)]
+    return out
+
+
+def _vocab_dict(ctx: Context, row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "tags": [
+            {"id": t["id"], "name": t["name"], "vocabulary_id": row["id"], "display_name": t["name"]}
+            for t in ctx.conn.execute("SELECT id, name FROM tag WHERE vocabulary_id = ? ORDER BY rowid", (row["id"],))
+        ],
+    }
+
+
+def _require_sysadmin(ctx: Context) -> None:
+    if not (ctx.ignore_auth or ctx.is_sysadmin):
+        raise errors.NotAuthorized("Access denied")
+
+
+def _vocab_tags(ctx: Context, vocab_id: str, tags: Any) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
+        raise errors.ValidationError({"tags": ["Not a list"]})
+    tag_errs: list[str] = []
+    for tag in tags:
+        name = tag.get("name")
+        if v.is_missing_or_empty(name):
+            tag_errs.append(v.MISSING_VALUE)
+        else:
+            tag_errs.extend(v.tag_errors(str(name)))
+    if tag_errs:
+        raise errors.ValidationError({"tags": tag_errs})
+    wanted = [str(t["name"]) for t in tags]
+    existing = {
+        r["name"]: r["id"] for r in ctx.conn.execute("SELECT id, name FROM tag WHERE vocabulary_id = ?", (vocab_id,))
+    }
+    for name, tag_id in existing.items():
+        if name not in wanted:
+            ctx.conn.execute("DELETE FROM package_tag WHERE tag_id = ?", (tag_id,))
+            ctx.conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
+    for name in wanted:
+        if name not in existing:
+            models.tag_id_for(ctx.conn, name, vocab_id)
+
+
+def _vocab_name_errors(ctx: Context, name: Any, exclude_id: str | None) -> list[str]:
+    if v.is_missing_or_empty(name):
+        return [v.MISSING_VALUE]
+    name = str(name)
+    if len(name) < v.VOCAB_NAME_MIN:
+        return [f"Name must be at least {v.VOCAB_NAME_MIN} characters long"]
+    if len(name) > v.VOCAB_NAME_MAX:
+        return [f"Name must be a maximum of {v.VOCAB_NAME_MAX} characters long"]
+    row = ctx.conn.execute("SELECT id FROM vocabulary WHERE name = ? AND id != ?", (name, exclude_id or "")).fetchone()
+    if row is not None:
+        return ["That vocabulary name is already in use."]
+    return []
+
+
+@action("vocabulary_list", read=True)
+def vocabulary_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """All tag vocabularies with their tags."""
+    return [_vocab_dict(ctx, r) for r in ctx.conn.execute("SELECT * FROM vocabulary ORDER BY rowid")]
+
+
+@action("vocabulary_show", read=True)
+def vocabulary_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """One vocabulary by id or name."""
+    ref = require_id(data)
+    row = _vocabulary_or_404(ctx, ref, f'Not found: Could not find vocabulary "{ref}"')
+    return _vocab_dict(ctx, row)
+
+
+@action("vocabulary_create")
+def vocabulary_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Create a vocabulary (sysadmins), optionally with ``tags``."""
+    _require_sysadmin(ctx)
+    name_errs = _vocab_name_errors(ctx, data.get("name"), None)
+    if name_errs:
+        raise errors.ValidationError({"name": name_errs})
+    vocab_id = models.new_id()
+    ctx.conn.execute("INSERT INTO vocabulary (id, name) VALUES (?, ?)", (vocab_id, str(data["name"])))
+    _vocab_tags(ctx, vocab_id, data.get("tags"))
+    return vocabulary_show(ctx, {"id": vocab_id})
+
+
+@action("vocabulary_update")
+def vocabulary_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Rename a vocabulary and/or replace its tags (sysadmins)."""
+    _require_sysadmin(ctx)
+    ref = require_id(data)
+    row = _vocabulary_or_404(ctx, ref, "Not found: Could not find vocabulary")
+    if "name" in data:
+        name_errs = _vocab_name_errors(ctx, data.get("name"), row["id"])
+        if name_errs:
+            raise errors.ValidationError({"name": name_errs})
+        ctx.conn.execute("UPDATE vocabulary SET name = ? WHERE id = ?", (data["name"], row["id"]))
+    _vocab_tags(ctx, row["id"], data.get("tags"))
+    return vocabulary_show(ctx, {"id": row["id"]})
+
+
+@action("vocabulary_delete")
+def vocabulary_delete(ctx: Context, data: dict[str, Any]) -> None:
+    """Delete a vocabulary and its tags (sysadmins)."""
+    _require_sysadmin(ctx)
+    ref = require_id(data)
+    row = _vocabulary_or_404(ctx, ref, "Not found: Could not find vocabulary")
+    tag_ids = [r["id"] for r in ctx.conn.execute("SELECT id FROM tag WHERE vocabulary_id = ?", (row["id"],))]
+    for tag_id in tag_ids:
+        ctx.conn.execute("DELETE FROM package_tag WHERE tag_id = ?", (tag_id,))
+        ctx.conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
+    ctx.conn.execute("DELETE FROM vocabulary WHERE id = ?", (row["id"],))
+    return None
+
+
+from . import resources as _resources  # noqa: E402,F401  (registers the resource actions)

@@ -1,0 +1,360 @@
+"""Turning a client's dataset dict into a validated, storable dataset (create and update).
+
+:func:`prepare` reproduces what CKAN's package schema does to a ``package_create`` /
+``package_update`` payload: it converts values, fills defaults, resolves the organization and
+groups, checks every rule and collects CKAN's exact messages. The actions module then stores the
+result with :func:`ckanx.server.datasets.models.save_package`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import models
+from . import validation as v
+
+if TYPE_CHECKING:
+    from ..context import Context
+
+
+@dataclass
+class Prepared:
+    """A validated dataset, split the way :func:`models.save_package` stores it."""
+
+    row: dict[str, Any]
+    core: dict[str, Any]
+    resources: list[dict[str, Any]]
+    tags: list[dict[str, Any]]
+    group_ids: list[str]
+    errors: dict[str, Any] = field(default_factory=dict)
+
+
+def authz_module() -> Any:
+    """The accounts family's ``authz`` module (imported late: it may load after this one)."""
+    from .. import authz
+
+    return authz
+
+
+def org_embed(ctx: Context, name_or_id: str) -> dict[str, Any] | None:
+    """The active organization as CKAN embeds it in a dataset, or None."""
+    return models.find_org(ctx.conn, name_or_id)
+
+
+def _owner_org(
+    ctx: Context, data: dict[str, Any], existing: dict[str, Any] | None, errs: dict[str, Any]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """``owner_org_validator``: (org id, embedded org) or an error in ``errs``."""
+    if existing is not None and "owner_org" not in data:
+        return existing["owner_org"], None
+    value = data.get("owner_org")
+    if value is None or value == "":
+        errs["owner_org"] = ["An organization must be provided"]
+        return None, None
+    org = org_embed(ctx, str(value))
+    if org is None:
+        errs["owner_org"] = ["Organization does not exist"]
+        return None, None
+    changing = existing is None or existing.get("owner_org") != org["id"]
+    may_add = ctx.ignore_auth or ctx.is_sysadmin or authz_module().has_permission(ctx, org["id"], "create_dataset")
+    if changing and not may_add:
+        errs["owner_org"] = ["You cannot add a dataset to this organization"]
+        return None, None
+    return org["id"], org
+
+
+def _extras(data: dict[str, Any], errs: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = data.get("extras") or []
+    out: list[dict[str, Any]] = []
+    item_errors: list[dict[str, Any]] = []
+    live_keys: list[str] = []
+    for extra in raw:
+        e: dict[str, Any] = {}
+        key = extra.get("key")
+        if v.is_missing_or_empty(key):
+            e["key"] = [v.MISSING_VALUE]
+        elif str(key) in v.ROOT_SCHEMA_KEYS:
+            e["key"] = ["There is a schema field with the same name"]
+        if "value" not in extra:
+            e["value"] = [v.MISSING_VALUE]
+        item_errors.append(e)
+        if extra.get("deleted"):
+            continue
+        if key is not None:
+            live_keys.append(str(key))
+        if not e:
+            value = extra["value"]
+            out.append({"key": str(key), "value": v.as_text(value) if value is not None else ""})
+    if any(item_errors):
+        errs["extras"] = item_errors
+    duplicates = [k for k in dict.fromkeys(live_keys) if live_keys.count(k) > 1]
+    if duplicates:
+        errs["extras_validation"] = [f'Duplicate key "{duplicates[0]}"']
+    return out
+
+
+def _tags(ctx: Context, data: dict[str, Any], errs: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    name_errs: list[str] = []
+    vocab_errs: list[dict[str, Any]] = []
+    for tag in data.get("tags") or []:
+        name = tag.get("name")
+        entry_err: dict[str, Any] = {}
+        if v.is_missing_or_empty(name):
+            name_errs.append(v.MISSING_VALUE)
+            vocab_errs.append({})
+            continue
+        name = str(name)
+        name_errs.extend(v.tag_errors(name))
+        vocab = tag.get("vocabulary_id")
+        if vocab not in (None, ""):
+            row = ctx.conn.execute("SELECT id FROM vocabulary WHERE id = ?", (str(vocab),)).fetchone()
+            if row is None:
+                entry_err["vocabulary_id"] = ["Tag vocabulary was not found."]
+        else:
+            vocab = None
+        vocab_errs.append(entry_err)
+        out.append({"name": name, "vocabulary_id": vocab})
+    if any(vocab_errs):
+        errs["tags"] = vocab_errs
+    elif name_errs:
+        errs["tags"] = name_errs
+    tag_string = data.get("tag_string")
+    if tag_string not in (None, ""):
+        if isinstance(tag_string, str):
+            names = [t.strip() for t in tag_string.split(",") if t.strip()]
+        else:
+            names = [str(t) for t in tag_string]
+        ts_errs = [m for n in names for m in v.tag_errors(n)]
+        if ts_errs:
+            errs["tag_string"] = ts_errs[:1]
+        out.extend({"name": n, "vocabulary_id": None} for n in names)
+    return out
+
+
+def _groups(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """Ids of the requested groups; CKAN silently skips groups that do not exist."""
+    out: list[str] = []
+    for grp in data.get("groups") or []:
+        ref = grp.get("id") or grp.get("name")
+        if not ref:
+            continue
+        row = models.find_group(ctx.conn, str(ref))
+        if row is not None and row["id"] not in out:
+            out.append(row["id"])
+    return out
+
+
+def normalize_resource(
+    ctx: Context,
+    raw: dict[str, Any],
+    old: dict[str, Any] | None,
+    package_id: str,
+    now: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One resource of a dataset being written: (stored dict, errors).
+
+    ``old`` is the resource's current dict when ``raw`` names an existing resource of this
+    dataset. CKAN replaces such a resource but keeps its stored columns the new dict leaves
+    out (all but ``description`` and the free-form extras), and its ``created`` time.
+    """
+    errs: dict[str, Any] = {}
+    res: dict[str, Any] = {}
+    if old is not None:
+        res.update({k: old.get(k) for k in v.RESOURCE_CORE_KEYS if k not in ("description", "metadata_modified")})
+    else:
+        res.update({k: None for k in v.RESOURCE_CORE_KEYS})
+        res["created"] = now
+        res["datastore_active"] = False
+        res["hash"] = ""
+        res["url"] = ""
+    res["description"] = None
+    for key, value in raw.items():
+        if key in ("id", "package_id", "position", "state", "metadata_modified", "upload", "clear_upload"):
+            continue
+        if key == "size":
+            num, err = v.int_or_error(value)
+            if err:
+                errs["size"] = [err]
+            res["size"] = num
+        elif key in v.RESOURCE_DATE_KEYS:
+            if key == "created" and old is not None and value in (None, ""):
+                continue
+            date, err = v.iso_date(value)
+            if err:
+                errs[key] = [err]
+            res[key] = date if (date or key != "created") else now
+        elif key == "datastore_active":
+            res[key] = value if isinstance(value, bool) else v.boolean(value)
+        elif key == "format":
+            res[key] = value
+        elif key in v.RESOURCE_TEXT_KEYS:
+            res[key] = v.as_text(value)
+        else:
+            res[key] = value  # a resource extra, kept as given
+    if res.get("url") is None:
+        res["url"] = ""
+    if res.get("hash") is None:
+        res["hash"] = ""
+    fmt = raw["format"] if "format" in raw else old.get("format") if old is not None else None
+    if v.is_missing_or_empty(fmt) and old is None:
+        fmt = v.guess_format(str(res.get("url") or ""))
+    res["format"] = v.clean_format(str(fmt)) if fmt else ""
+    return res, errs
+
+
+def download_url(site_url: str, package_id: str, resource_id: str, filename: str) -> str:
+    """Where CKAN serves an uploaded file."""
+    return f"{site_url}/dataset/{package_id}/resource/{resource_id}/download/{filename}"
+
+
+def _resources(
+    ctx: Context,
+    data: dict[str, Any],
+    existing: dict[str, Any] | None,
+    package_id: str,
+    now: str,
+    errs: dict[str, Any],
+) -> list[dict[str, Any]]:
+    old_by_id = {r["id"]: r for r in (existing or {}).get("resources", [])}
+    out: list[dict[str, Any]] = []
+    res_errors: list[dict[str, Any]] = []
+    for raw in data.get("resources") or []:
+        rid = raw.get("id")
+        e: dict[str, Any] = {}
+        if rid in (None, ""):
+            rid = models.new_id()
+        else:
+            rid = str(rid)
+            if not v.is_uuid(rid):
+                e["id"] = ["Invalid id provided"]
+            elif models.resource_id_taken(ctx.conn, rid, package_id):
+                e["id"] = ["Resource id already exists."]
+        old = old_by_id.get(rid)
+        res, res_errs = normalize_resource(ctx, {**raw, "id": rid}, old, package_id, now)
+        e.update(res_errs)
+        res["id"] = rid
+        if res.get("url_type") == "upload":
+            filename = str(res["url"]).rsplit("/", 1)[-1]
+            res["url"] = download_url(ctx.site_url, package_id, rid, filename)
+        if old is None or _differs(old, res):
+            res["metadata_modified"] = now
+        else:
+            res["metadata_modified"] = old.get("metadata_modified") or now
+        out.append(res)
+        res_errors.append(e)
+    if any(res_errors):
+        errs["resources"] = res_errors
+    return out
+
+
+def _differs(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    ignore = {"metadata_modified", "position", "state", "package_id"}
+    keys = (set(old) | set(new)) - ignore
+    return any(old.get(k) != new.get(k) for k in keys)
+
+
+def prepare(
+    ctx: Context,
+    data: dict[str, Any],
+    existing: dict[str, Any] | None,
+    now: str,
+) -> Prepared:
+    """Validate a ``package_create`` (``existing`` None) or ``package_update`` payload."""
+    for key in ("tags", "extras", "resources", "groups"):
+        v.check_sublist(data, key)
+    errs: dict[str, Any] = {}
+    creating = existing is None
+
+    # id
+    if creating:
+        given = data.get("id")
+        if given not in (None, ""):
+            if not (ctx.is_sysadmin or ctx.ignore_auth):
+                errs["id"] = ["The input field id was not expected."]
+                package_id = models.new_id()
+            elif not v.is_uuid(given):
+                errs["id"] = ["Invalid id provided"]
+                package_id = models.new_id()
+            elif models.package_exists(ctx.conn, str(given)):
+                errs["id"] = ["Dataset id already exists"]
+                package_id = str(given)
+            else:
+                package_id = str(given)
+        else:
+            package_id = models.new_id()
+    else:
+        assert existing is not None
+        package_id = existing["id"]
+
+    # name
+    name = data.get("name")
+    if creating or "name" in data:
+        if v.is_missing_or_empty(name):
+            if creating:
+                errs["name"] = [v.MISSING_VALUE]
+            name = existing["name"] if existing else ""
+        else:
+            if not isinstance(name, (str, int, float)):
+                name_errs = ["Names must be strings"]
+                name = str(name)
+            else:
+                name = str(name)
+                name_errs = v.name_errors(name)
+            if models.name_in_use(ctx.conn, name, package_id):
+                name_errs.append("That URL is already in use.")
+            name_errs.extend(v.package_name_length_errors(name))
+            if name_errs:
+                errs["name"] = name_errs
+    else:
+        assert existing is not None
+        name = existing["name"]
+
+    core: dict[str, Any] = {}
+    title = data.get("title")
+    core["title"] = v.as_text(title) if not v.is_missing_or_empty(title) else name
+    for key in v.PACKAGE_TEXT_FIELDS:
+        value = v.as_text(data.get(key))
+        if key in ("author_email", "maintainer_email") and isinstance(value, str):
+            value = value.strip()
+            key_errs = v.email_errors(value)
+            if key_errs:
+                errs[key] = key_errs
+        if key == "version" and isinstance(value, str) and len(value) > v.VERSION_MAX:
+            errs[key] = [f"Version must be a maximum of {v.VERSION_MAX} characters long"]
+        core[key] = value
+
+    owner_org, _organization = _owner_org(ctx, data, existing, errs)
+
+    private = v.boolean(data.get("private")) if "private" in data else bool(existing["private"]) if existing else False
+
+    state = existing["state"] if existing else "active"
+    if data.get("state") not in (None, ""):
+        may_set = ctx.is_sysadmin or ctx.ignore_auth
+        if existing is not None and not may_set:
+            may_set = bool(authz_module().can_edit_package(ctx, existing))
+        if may_set:
+            state = str(data["state"])
+
+    ptype = data.get("type")
+    if v.is_missing_or_empty(ptype):
+        ptype = existing["type"] if existing else "dataset"
+
+    core["extras"] = _extras(data, errs)
+    tags = _tags(ctx, data, errs)
+    group_ids = _groups(ctx, data)
+    resources = _resources(ctx, data, existing, package_id, now, errs)
+
+    row = {
+        "id": package_id,
+        "name": name,
+        "type": str(ptype),
+        "state": state,
+        "private": private,
+        "owner_org": owner_org,
+        "creator_user_id": existing["creator_user_id"] if existing else ctx.user_id,
+        "metadata_created": existing["metadata_created"] if existing else now,
+        "metadata_modified": now,
+    }
+    return Prepared(row, core, resources, tags, group_ids, v.sort_error_dict(errs))
