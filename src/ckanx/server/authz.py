@@ -4,7 +4,7 @@ Every family calls these; none of them looks at HTTP. Two kinds of function:
 
 - ``can_*`` / ``has_permission`` / ``org_capacity`` / ``user_org_ids`` answer a question and never
   raise (``ctx.ignore_auth`` makes every ``can_*`` answer ``True``, as CKAN's ``ignore_auth``).
-- ``check_*`` / :func:`require_login` raise :class:`~ckanx.server.errors.NotAuthorized` (and
+- ``check_*`` raise :class:`~ckanx.server.errors.NotAuthorized` (and
   :func:`deny` builds one) with CKAN's exact message, already prefixed with ``"Access denied: "``
   as the API shows it.
 
@@ -44,9 +44,7 @@ CAPACITIES = tuple(ROLE_PERMISSIONS)
 
 def roles_with_permission(permission: str) -> list[str]:
     """Capacities that grant ``permission`` (admin always does)."""
-    return [
-        role for role, perms in ROLE_PERMISSIONS.items() if "admin" in perms or permission in perms
-    ]
+    return [role for role, perms in ROLE_PERMISSIONS.items() if "admin" in perms or permission in perms]
 
 
 def _capacity_grants(capacity: str, permission: str) -> bool:
@@ -64,17 +62,6 @@ def deny(message: str = "") -> errors.NotAuthorized:
     raise.
     """
     return errors.NotAuthorized(f"Access denied: {message}" if message else "Access denied")
-
-
-def require_login(ctx: Context, action: str) -> None:
-    """CKAN's rule for auth functions not flagged ``auth_allow_anonymous_access``.
-
-    Sysadmins and ``ignore_auth`` pass (CKAN checks those first); anonymous callers get
-    ``"Access denied: Action <action> requires an authenticated user"``.
-    """
-    if ctx.ignore_auth or ctx.user is not None:
-        return
-    raise deny(f"Action {action} requires an authenticated user")
 
 
 def _active_user(ctx: Context) -> dict[str, Any] | None:
@@ -134,9 +121,7 @@ def org_capacity(ctx: Context, org_id: str | None, user_id: str | None = None) -
     return capacity_of(ctx.conn, gid, uid)
 
 
-def has_permission(
-    ctx: Context, group_id: str | None, permission: str, user_id: str | None = None
-) -> bool:
+def has_permission(ctx: Context, group_id: str | None, permission: str, user_id: str | None = None) -> bool:
     """CKAN's ``has_user_permission_for_group_or_org``.
 
     False when the group does not exist; True for sysadmins; otherwise the caller's (or
@@ -154,9 +139,7 @@ def has_permission(
             return False
         user_id = user["id"]
     else:
-        row = ctx.conn.execute(
-            'SELECT sysadmin, state FROM "user" WHERE id = ?', (user_id,)
-        ).fetchone()
+        row = ctx.conn.execute('SELECT sysadmin, state FROM "user" WHERE id = ?', (user_id,)).fetchone()
         if row is None or row["state"] == "deleted":
             return False
         if row["sysadmin"]:
@@ -273,9 +256,7 @@ def _group_ref(blob: Any) -> str | None:
     return blob if isinstance(blob, str) and blob else None
 
 
-def can_manage_groups(
-    ctx: Context, groups: Iterable[Any] | None, current_group_ids: Iterable[str] = ()
-) -> bool:
+def can_manage_groups(ctx: Context, groups: Iterable[Any] | None, current_group_ids: Iterable[str] = ()) -> bool:
     """CKAN's ``_check_group_auth``: may the caller put a dataset in each of these groups?
 
     ``groups`` is a dataset's ``groups`` list (dicts with ``id``/``name`` or strings); groups the
@@ -343,23 +324,18 @@ def check_resource(ctx: Context, pkg: Mapping[str, Any], verb: str, resource_id:
     if allowed:
         return
     if verb == "create":
-        raise deny(
-            f"User {ctx.user_name} not authorized to create resources on dataset {resource_id}"
-        )
+        raise deny(f"User {ctx.user_name} not authorized to create resources on dataset {resource_id}")
     raise deny(f"User {ctx.user_name} not authorized to {verb} resource {resource_id}")
 
 
-def check_sysadmin(ctx: Context, action: str | None = None) -> None:
+def check_sysadmin(ctx: Context) -> None:
     """Sysadmin-only actions (dataset_purge, user_delete, ...): CKAN says just "Access denied".
 
-    With ``action``, anonymous callers first get :func:`require_login`'s message, as CKAN gives
-    for auth functions that do not allow anonymous access (most sysadmin-only ones).
+    (Over the API CKAN never says "Action X requires an authenticated user": its anonymous
+    requests carry an anonymous user object, so the auth function itself decides.)
     """
-    if _bypass(ctx):
-        return
-    if action is not None:
-        require_login(ctx, action)
-    raise deny()
+    if not _bypass(ctx):
+        raise deny()
 
 
 # --------------------------------------------------------------------------- groups
@@ -395,11 +371,7 @@ def check_delete_group(ctx: Context, group: Mapping[str, Any]) -> None:
 def check_read_group(ctx: Context, group: Mapping[str, Any]) -> None:
     """``group_show``/``organization_show``: active groups are public (``public_user_details``);
     deleted ones need read permission."""
-    if (
-        ctx.ignore_auth
-        or group.get("state") == "active"
-        or has_permission(ctx, group["id"], "read")
-    ):
+    if ctx.ignore_auth or group.get("state") == "active" or has_permission(ctx, group["id"], "read"):
         return
     raise deny(f"User {ctx.user_name} not authorized to read group {group['id']}")
 

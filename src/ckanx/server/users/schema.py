@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS "user" (
     sysadmin INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'active',
     activity_streams_email_notifications INTEGER NOT NULL DEFAULT 0,
-    plugin_extras TEXT
+    plugin_extras TEXT,
+    apikey TEXT
 );
 CREATE TABLE IF NOT EXISTS api_token (
     id TEXT PRIMARY KEY,
@@ -36,5 +37,9 @@ CREATE TABLE IF NOT EXISTS api_token (
     last_access TEXT
 );
 CREATE INDEX IF NOT EXISTS api_token_user ON api_token(user_id);
+CREATE TABLE IF NOT EXISTS site_setting (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 )
