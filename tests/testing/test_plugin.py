@@ -79,3 +79,53 @@ def test_reset_refuses_a_chosen_data_dir(tmp_path) -> None:  # type: ignore[no-u
         srv.stop()
     # a chosen data dir survives stop
     assert (tmp_path / "keep" / "catalog.db").exists()
+
+
+def test_token_is_the_sysadmins(ckan_server: CKANServer) -> None:
+    assert ckan_server.token
+    r = httpx.post(
+        f"{ckan_server.url}/api/3/action/user_show",
+        json={"id": ckan_server.server.sysadmin_name},
+        headers={"Authorization": ckan_server.token},
+    )
+    assert r.status_code == 200
+    assert r.json()["result"]["sysadmin"] is True
+
+
+SEED = [
+    {
+        "name": "plugin-ds",
+        "title": "Seeded",
+        "organization": {"name": "plugin-org", "title": "Plugin org"},
+        "resources": [{"name": "r", "url": "http://example.org/r.csv"}],
+    },
+    {"name": "plugin-orphan", "title": "No organization"},
+]
+
+
+def test_seed_then_reset(ckan_server: CKANServer) -> None:
+    report = ckan_server.seed(SEED)
+    assert report.datasets_created == 1
+    assert report.skipped_no_org == ["plugin-orphan"]
+    # seen over HTTP by an independent client (ckanapi uses requests)
+    remote = ckanapi.RemoteCKAN(ckan_server.url)
+    assert remote.action.package_show(id="plugin-ds")["organization"]["name"] == "plugin-org"
+    url, old_token, old_dir = ckan_server.url, ckan_server.token, ckan_server.server.data_dir
+    old_client = ckan_server.client
+    ckan_server.reset()
+    assert ckan_server.url == url  # same socket
+    assert not old_dir.exists()
+    assert ckan_server.token and ckan_server.token != old_token
+    assert ckan_server.client is not old_client  # renewed with the new token
+    assert ckan_server.client.action.package_list() == []
+    with pytest.raises(ckanapi.NotFound):
+        remote.action.package_show(id="plugin-ds")
+    # the new token is a working sysadmin token
+    ckan_server.client.action.organization_create(name="after-reset")
+
+
+def test_factory_seed_and_default_owner_org(ckan_server_factory) -> None:  # type: ignore[no-untyped-def]
+    srv = ckan_server_factory(ckan_version="2.12", seed=SEED, default_owner_org="fallback")
+    assert sorted(srv.client.action.package_list()) == ["plugin-ds", "plugin-orphan"]
+    orphan = srv.client.action.package_show(id="plugin-orphan")
+    assert orphan["organization"]["name"] == "fallback"
