@@ -187,3 +187,16 @@ def test_exception_before_response_reaches_caller() -> None:
         # the transport survives and serves the next request
         with pytest.raises(KeyError):
             http.get("/")
+
+
+def test_ckanx_client_over_embedded_transport() -> None:
+    import ckanx
+
+    with EmbeddedCKAN() as site:
+        transport = EmbeddedTransport(site)
+        with ckanx.Client(site.site_url, site.sysadmin_token, transport=transport) as ck:
+            assert ck.action.status_show()["site_url"] == site.site_url
+            me = ck.action.user_show(id=site.sysadmin_name)
+            assert me["sysadmin"] is True
+            with pytest.raises(ckanx.NotFound):
+                ck.action.package_show(id="no-such-dataset")

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["CKANServer", "SeedReport", "ServerStartError", "embedded_ckan", "start_ckan_server"]
 
 
-class CKANServer(RunningServer):
+class CKANServer(RunningServer):  # type: ignore[misc]  # ckanx.server is not followed by mypy
     """An embedded CKAN on a real socket, with a client and a control plane.
 
     Attributes:
