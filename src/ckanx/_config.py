@@ -144,7 +144,13 @@ def env_token_for(url: str) -> str | None:
 
 
 def save_profile(
-    name: str, url: str, token: str | None = None, *, verify: bool | str = True, path: Path | None = None
+    name: str,
+    url: str,
+    token: str | None = None,
+    *,
+    verify: bool | str = True,
+    make_default: bool = False,
+    path: Path | None = None,
 ) -> Path:
     """Add or replace a profile, writing the file with owner-only permissions."""
     path = path or config_path()
@@ -157,6 +163,28 @@ def save_profile(
         entry["verify"] = verify
     profiles[name] = entry
     config["profiles"] = profiles
+    if make_default or "default" not in config:
+        config["default"] = name
+    _write_config(config, path)
+    return path
+
+
+def remove_profile(name: str, path: Path | None = None) -> bool:
+    """Remove a profile; ``False`` if there was none of that name."""
+    path = path or config_path()
+    config = load_profiles(path)
+    profiles = dict(config.get("profiles") or {})
+    if name not in profiles:
+        return False
+    del profiles[name]
+    config["profiles"] = profiles
+    if config.get("default") == name:
+        config.pop("default")
+    _write_config(config, path)
+    return True
+
+
+def _write_config(config: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -164,7 +192,6 @@ def save_profile(
         fh.write(_dump_toml(config))
     os.replace(tmp, path)
     os.chmod(path, 0o600)
-    return path
 
 
 def _dump_toml(config: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ Every command is a thin shell over library functions. Errors reach the user as o
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -24,6 +25,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # the reader went away (`ckanx ... | head`): stop quietly, as other Unix tools do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except CKANAPIError as err:
             if ctx.meta.get("ckanx.debug"):
                 raise
@@ -59,4 +65,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 __all__ = ["CLIError", "ExitCode", "main"]
 
+from . import action as _action  # noqa: E402, F401  (registers `ckanx action`)
+from . import profile as _profile  # noqa: E402, F401  (registers `ckanx profile`)
 from . import serve as _serve  # noqa: E402, F401  (registers `ckanx serve`)

@@ -220,5 +220,5 @@ def _local_ckan(target: ResolvedTarget) -> Any:
     try:
         load_ckan_config(target.local_config)
         return LocalCKAN(username=target.local_user)
-    except Exception as err:  # noqa: BLE001 - one line for the user
+    except Exception as err:
         raise CLIError(f"cannot use the local CKAN at {target.local_config}: {err}") from None
