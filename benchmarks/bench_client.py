@@ -41,7 +41,9 @@ def main() -> None:
     uid = "bench" + secrets.token_hex(3)
     org = setup.action.organization_create(name=f"{uid}-org")
     pkg = setup.action.package_create(
-        name=f"{uid}-ds", owner_org=org["id"], notes="benchmark " * 50,
+        name=f"{uid}-ds",
+        owner_org=org["id"],
+        notes="benchmark " * 50,
         resources=[{"url": f"http://example.com/{i}.csv", "name": f"r{i}"} for i in range(5)],
         tags=[{"name": f"t{i}"} for i in range(5)],
     )
@@ -78,8 +80,10 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t0)
 
     base = statistics.median(times["raw httpx"])
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"CKAN {setup.server_info()['ckan_version']} at {url}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"CKAN {setup.server_info()['ckan_version']} at {url}"
+    )
     print(f"{len(times['raw httpx'])} package_show calls per contender, {args.rounds} interleaved rounds")
     print(f"{'contender':<14} {'median ms':>10} {'p95 ms':>8} {'vs raw':>7}")
     for name, samples in times.items():

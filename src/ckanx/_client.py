@@ -355,8 +355,14 @@ def split_files(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     data: dict[str, Any] = {}
     files: dict[str, Any] = {}
     for key, value in kwargs.items():
-        if hasattr(value, "read") or isinstance(value, PurePath) or (
-            isinstance(value, tuple) and len(value) >= 2 and (hasattr(value[1], "read") or isinstance(value[1], bytes))
+        if (
+            hasattr(value, "read")
+            or isinstance(value, PurePath)
+            or (
+                isinstance(value, tuple)
+                and len(value) >= 2
+                and (hasattr(value[1], "read") or isinstance(value[1], bytes))
+            )
         ):
             files[key] = value
         else:

@@ -54,31 +54,81 @@ MAX_GET_URL = 6000  # longer query strings go by POST: proxies reject long URLs
 DEFAULT_USER_AGENT = f"ckanx/{__version__} (+https://pypi.org/project/ckanx/)"
 
 _READ_SUFFIXES = (
-    "_show", "_list", "_search", "_autocomplete", "_info", "_count", "_search_sql",
-    "_list_for_user", "_activity_list", "_followee_list", "_follower_list",
+    "_show",
+    "_list",
+    "_search",
+    "_autocomplete",
+    "_info",
+    "_count",
+    "_search_sql",
+    "_list_for_user",
+    "_activity_list",
+    "_followee_list",
+    "_follower_list",
 )
-_READ_NAMES = frozenset({
-    "status_show", "help_show", "site_read", "am_following_user", "am_following_dataset",
-    "am_following_group", "package_relationships_list", "user_followee_count",
-    "dataset_follower_count", "user_follower_count", "group_follower_count",
-    "organization_follower_count", "followee_count", "dataset_followee_count",
-    "group_followee_count", "organization_followee_count", "datastore_search",
-    "datastore_info", "task_status_show", "term_translation_show", "vocabulary_list",
-    "xloader_status", "resource_view_list", "config_option_show", "config_option_list",
-    "job_list", "job_show", "api_token_list", "activity_show", "activity_data_show",
-    "activity_diff", "recently_changed_packages_activity_list",
-})
+_READ_NAMES = frozenset(
+    {
+        "status_show",
+        "help_show",
+        "site_read",
+        "am_following_user",
+        "am_following_dataset",
+        "am_following_group",
+        "package_relationships_list",
+        "user_followee_count",
+        "dataset_follower_count",
+        "user_follower_count",
+        "group_follower_count",
+        "organization_follower_count",
+        "followee_count",
+        "dataset_followee_count",
+        "group_followee_count",
+        "organization_followee_count",
+        "datastore_search",
+        "datastore_info",
+        "task_status_show",
+        "term_translation_show",
+        "vocabulary_list",
+        "xloader_status",
+        "resource_view_list",
+        "config_option_show",
+        "config_option_list",
+        "job_list",
+        "job_show",
+        "api_token_list",
+        "activity_show",
+        "activity_data_show",
+        "activity_diff",
+        "recently_changed_packages_activity_list",
+    }
+)
 _WRITE_EXCEPTIONS = frozenset({"user_invite", "follow_user", "follow_dataset", "follow_group"})
 
 _IDEMPOTENT_SUFFIXES = (
-    "_update", "_patch", "_delete", "_purge", "_member_create", "_member_delete",
-    "_reorder", "_revoke",
+    "_update",
+    "_patch",
+    "_delete",
+    "_purge",
+    "_member_create",
+    "_member_delete",
+    "_reorder",
+    "_revoke",
 )
-_IDEMPOTENT_NAMES = frozenset({
-    "member_create", "member_delete", "bulk_update_private", "bulk_update_public",
-    "bulk_update_delete", "datastore_records_delete", "datapusher_submit", "xloader_submit",
-    "package_owner_org_update", "package_collaborator_create", "package_collaborator_delete",
-})
+_IDEMPOTENT_NAMES = frozenset(
+    {
+        "member_create",
+        "member_delete",
+        "bulk_update_private",
+        "bulk_update_public",
+        "bulk_update_delete",
+        "datastore_records_delete",
+        "datapusher_submit",
+        "xloader_submit",
+        "package_owner_org_update",
+        "package_collaborator_create",
+        "package_collaborator_delete",
+    }
+)
 # create actions whose result can be found by name afterwards: action -> show action
 _VERIFIABLE_CREATES = {
     "package_create": "package_show",
@@ -283,12 +333,7 @@ def read_response(
         parsed = json.loads(body) if body.strip() else None
     except ValueError:
         parsed = None
-    if (
-        status < 300
-        and isinstance(parsed, dict)
-        and parsed.get("success") is True
-        and "result" in parsed
-    ):
+    if status < 300 and isinstance(parsed, dict) and parsed.get("success") is True and "result" in parsed:
         return parsed["result"], None
     return None, _error_from(action, url, status, content_type, body, parsed, token)
 
@@ -313,7 +358,8 @@ def _error_from(
         if 500 <= status < 600:
             return exc.HTTPStatusError(
                 f"{action}: HTTP {status} from {url}, not a CKAN answer: {excerpt or '(empty body)'}",
-                body=excerpt, **info,
+                body=excerpt,
+                **info,
             )
         what = "an HTML page" if looks_html else f"a {content_type or 'non-JSON'} body"
         title = _html_title(text) if looks_html else None
@@ -325,7 +371,8 @@ def _error_from(
             f"{action}: expected CKAN's JSON but got {what} (HTTP {status}"
             + (f", title {title!r}" if title else "")
             + f") from {url}: {hint}",
-            body=excerpt, **info,
+            body=excerpt,
+            **info,
         )
 
     if isinstance(parsed, str):
@@ -335,7 +382,8 @@ def _error_from(
                 return exc.UnknownAction(
                     f"{action}: this server has no action {action!r} (is the plugin that provides it "
                     f"installed?): {message}",
-                    body=excerpt, **info,
+                    body=excerpt,
+                    **info,
                 )
             return exc.BadRequest(f"{action}: {message}", body=excerpt, **info)
         return exc.HTTPStatusError(f"{action}: HTTP {status}: {message}", body=excerpt, **info)
@@ -345,7 +393,8 @@ def _error_from(
             return exc.HTTPStatusError(f"{action}: HTTP {status} from {url}: {excerpt}", body=excerpt, **info)
         return exc.ServerIncompatibleError(
             f"{action}: the JSON from {url} is not CKAN's action envelope (HTTP {status}): {excerpt}",
-            body=excerpt, **info,
+            body=excerpt,
+            **info,
         )
 
     error = parsed.get("error")
@@ -353,8 +402,8 @@ def _error_from(
         error = {"message": str(error)}
     error = redact_obj(error, token)
     etype = str(error.get("__type", ""))
-    cls = _ERROR_TYPES.get(etype) or _STATUS_TYPES.get(status) or (
-        exc.ServerError if status >= 500 else exc.ActionError
+    cls = (
+        _ERROR_TYPES.get(etype) or _STATUS_TYPES.get(status) or (exc.ServerError if status >= 500 else exc.ActionError)
     )
     if cls is exc.ValidationError:
         detail = _validation_summary(error)
@@ -481,7 +530,9 @@ class CallState:
         """The token goes only to the configured site (scheme, host and port), never elsewhere."""
         a, b = urlsplit(url), urlsplit(self.base_url)
         return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
-            b.scheme, b.hostname, b.port or _default_port(b.scheme)
+            b.scheme,
+            b.hostname,
+            b.port or _default_port(b.scheme),
         )
 
     # -- outcomes
@@ -495,15 +546,21 @@ class CallState:
         if status in (502, 504):
             return self._retry(response, processed=None)
         result, error = read_response(
-            self.action, self.url, status, response.headers.get("content-type", ""),
-            response.content, self.opts.token,
+            self.action,
+            self.url,
+            status,
+            response.headers.get("content-type", ""),
+            response.content,
+            self.opts.token,
         )
         if error is None:
             return Return(result)
         if self._refused_method(status, error):
             return self._switch_method()
-        if self.sent_ambiguous and isinstance(error, exc.NotFound) and self.action.endswith(
-            ("_delete", "_purge", "_revoke")
+        if (
+            self.sent_ambiguous
+            and isinstance(error, exc.NotFound)
+            and self.action.endswith(("_delete", "_purge", "_revoke"))
         ):
             # an earlier attempt whose answer was lost already removed it
             log.debug("%s: not found on retry after an unknown outcome: treating as done", self.action)
@@ -554,19 +611,25 @@ class CallState:
             reason = f"HTTP {cause.status_code}"
         else:
             reason = type(cause).__name__
-        log.debug(
-            "%s: %s; retry %d/%d in %.2fs", self.action, reason, self.attempt, self.opts.retries, delay
-        )
+        log.debug("%s: %s; retry %d/%d in %.2fs", self.action, reason, self.attempt, self.opts.retries, delay)
         return Retry(delay)
 
     def _final_error(self, cause: httpx.Response | httpx.HTTPError) -> exc.CKANAPIError:
         tries = self.attempt + 1
         if isinstance(cause, httpx.Response):
             err = error_from_response(
-                self.action, self.url, cause.status_code, cause.headers.get("content-type", ""),
-                cause.content, self.opts.token,
-            ) or exc.HTTPStatusError(f"{self.action}: HTTP {cause.status_code}", action=self.action,
-                                     status_code=cause.status_code, url=self.url)
+                self.action,
+                self.url,
+                cause.status_code,
+                cause.headers.get("content-type", ""),
+                cause.content,
+                self.opts.token,
+            ) or exc.HTTPStatusError(
+                f"{self.action}: HTTP {cause.status_code}",
+                action=self.action,
+                status_code=cause.status_code,
+                url=self.url,
+            )
             err.message = f"{err.message} (after {tries} attempts)"
             return err
         return self._wrap(cause, suffix=f" (after {tries} attempts)")
@@ -583,13 +646,16 @@ class CallState:
         return wrapped
 
     def _unknown(self, cause: Any) -> exc.OutcomeUnknownError:
-        reason = f"HTTP {cause.status_code}" if isinstance(cause, httpx.Response) else (
-            redact(str(cause), self.opts.token) or type(cause).__name__
+        reason = (
+            f"HTTP {cause.status_code}"
+            if isinstance(cause, httpx.Response)
+            else (redact(str(cause), self.opts.token) or type(cause).__name__)
         )
         err = exc.OutcomeUnknownError(
             f"{self.action}: the request may or may not have been applied ({reason}); it is not "
             "safe to repeat automatically: check the server before retrying",
-            action=self.action, url=self.url,
+            action=self.action,
+            url=self.url,
             status_code=cause.status_code if isinstance(cause, httpx.Response) else None,
         )
         if isinstance(cause, BaseException):
@@ -620,29 +686,49 @@ class CallState:
         location = response.headers.get("location")
         status = response.status_code
         if not location:
-            return Raise(exc.HTTPStatusError(f"{self.action}: HTTP {status} without a Location",
-                                             action=self.action, status_code=status, url=self.url))
+            return Raise(
+                exc.HTTPStatusError(
+                    f"{self.action}: HTTP {status} without a Location",
+                    action=self.action,
+                    status_code=status,
+                    url=self.url,
+                )
+            )
         target = urljoin(self.url, location)
         self.redirects += 1
         if self.redirects > MAX_REDIRECTS:
-            return Raise(exc.RedirectError(f"{self.action}: too many redirects (last to {target})",
-                                           location=target, action=self.action, status_code=status, url=self.url))
+            return Raise(
+                exc.RedirectError(
+                    f"{self.action}: too many redirects (last to {target})",
+                    location=target,
+                    action=self.action,
+                    status_code=status,
+                    url=self.url,
+                )
+            )
         keeps_body = status in (307, 308) or self.method == "GET"
         if not keeps_body:
             old, new = urlsplit(self.url), urlsplit(target)
-            if (old.scheme, new.scheme) == ("http", "https") and old.hostname == new.hostname and (
-                new.path.rstrip("/") == old.path.rstrip("/")
+            if (
+                (old.scheme, new.scheme) == ("http", "https")
+                and old.hostname == new.hostname
+                and (new.path.rstrip("/") == old.path.rstrip("/"))
             ):
                 keeps_body = True
                 self.moved_to_https = self.base_url.replace("http://", "https://", 1)
                 self.base_url = self.moved_to_https
                 log.warning("%s moved to https; use %s to avoid the redirect", self.opts.base_url, self.moved_to_https)
             else:
-                return Raise(exc.RedirectError(
-                    f"{self.action}: HTTP {status} redirects this POST to {target}, which would drop its "
-                    "body; use that site URL instead",
-                    location=target, action=self.action, status_code=status, url=self.url,
-                ))
+                return Raise(
+                    exc.RedirectError(
+                        f"{self.action}: HTTP {status} redirects this POST to {target}, which would drop its "
+                        "body; use that site URL instead",
+                        location=target,
+                        action=self.action,
+                        status_code=status,
+                        url=self.url,
+                    )
+                )
         self.url = target.split("?")[0]
         if not self._same_host(self.url):
             log.debug("%s: redirected to another host; the token is not sent there", self.action)

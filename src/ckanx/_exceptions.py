@@ -118,9 +118,7 @@ class ValidationError(ActionError):
 
     def __init__(self, message: str, *, error: dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(message, error=error, **kw)
-        self.error_dict: dict[str, Any] = {
-            k: v for k, v in (error or {}).items() if k != "__type"
-        }
+        self.error_dict: dict[str, Any] = {k: v for k, v in (error or {}).items() if k != "__type"}
 
 
 class SearchQueryError(ActionError):

@@ -89,9 +89,7 @@ class RemoteCKAN:
     ) -> Any:
         """Call an action; ckanapi's signature. ``context`` is not supported remotely (as in ckanapi)."""
         if context:
-            raise CKANAPIError(
-                "RemoteCKAN.call_action does not support the context parameter; use apikey instead"
-            )
+            raise CKANAPIError("RemoteCKAN.call_action does not support the context parameter; use apikey instead")
         if files and self.get_only:
             raise CKANAPIError("RemoteCKAN: files may not be sent when get_only is True")
         client = self._client
@@ -156,9 +154,7 @@ class _RemoteActionShortcut:
         def action(**kwargs: Any) -> Any:
             requests_kwargs = kwargs.pop("requests_kwargs", None)
             data, files = split_files(kwargs)
-            return self._ckan.call_action(
-                name, data_dict=data, files=files or None, requests_kwargs=requests_kwargs
-            )
+            return self._ckan.call_action(name, data_dict=data, files=files or None, requests_kwargs=requests_kwargs)
 
         action.__name__ = name
         return action

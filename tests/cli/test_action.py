@@ -30,17 +30,20 @@ def run(runner: CliRunner, *args: str, input: str | None = None) -> Any:
 def test_parse_data_args_first_separator_wins(tmp_path: Path) -> None:
     f = tmp_path / "up.csv"
     f.write_text("a\n")
-    data, files = parse_data_args(
-        ["url=http://x.org/a:b", 'extras:[{"key": "a=b"}]', "n:5", f"upload@{f}", "empty="]
-    )
+    data, files = parse_data_args(["url=http://x.org/a:b", 'extras:[{"key": "a=b"}]', "n:5", f"upload@{f}", "empty="])
     assert data == {"url": "http://x.org/a:b", "extras": [{"key": "a=b"}], "n": 5, "empty": ""}
     assert files == {"upload": f}
 
 
 @pytest.mark.parametrize(
     ("arg", "words"),
-    [("novalue", "not KEY=STRING"), ("=x", "not KEY=STRING"), ("n:{bad", "invalid JSON"),
-     ("f@/no/such/file", "no such file"), ("f@/", "is a directory")],
+    [
+        ("novalue", "not KEY=STRING"),
+        ("=x", "not KEY=STRING"),
+        ("n:{bad", "invalid JSON"),
+        ("f@/no/such/file", "no such file"),
+        ("f@/", "is a directory"),
+    ],
 )
 def test_parse_data_args_errors(arg: str, words: str) -> None:
     with pytest.raises(CLIError, match=words) as info:
@@ -63,13 +66,16 @@ def test_action_pretty_compact_and_lines(runner: CliRunner, ckan_server: Any) ->
     assert lines.output.splitlines() == ['"a-ds"', '"b-ds"']
 
 
-def test_action_writes_with_token_file_json_args_and_upload(runner: CliRunner, ckan_server: Any, tmp_path: Path) -> None:
+def test_action_writes_with_token_file_json_args_and_upload(
+    runner: CliRunner, ckan_server: Any, tmp_path: Path
+) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(ckan_server.token)
     base = ["-r", ckan_server.url, "--token-file", str(token_file)]
     assert run(runner, "action", "organization_create", "name=org2", *base).exit_code == 0
-    res = run(runner, "action", "package_create", "name=ds2", "owner_org=org2",
-              'tags:[{"name": "x"}]', "private:false", *base)
+    res = run(
+        runner, "action", "package_create", "name=ds2", "owner_org=org2", 'tags:[{"name": "x"}]', "private:false", *base
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["tags"][0]["name"] == "x"
     data = tmp_path / "data.csv"
@@ -124,8 +130,16 @@ def test_apikey_flag_warns(runner: CliRunner, ckan_server: Any) -> None:
 
 
 def test_profile_add_list_use_remove(runner: CliRunner, ckan_server: Any, tmp_path: Path) -> None:
-    add = run(runner, "profile", "add", "local", "--url", ckan_server.url + "/", "--token-stdin",
-              input=ckan_server.token + "\n")
+    add = run(
+        runner,
+        "profile",
+        "add",
+        "local",
+        "--url",
+        ckan_server.url + "/",
+        "--token-stdin",
+        input=ckan_server.token + "\n",
+    )
     assert add.exit_code == 0 and ckan_server.token not in add.output
     path = tmp_path / "config.toml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -45,9 +45,12 @@ def test_status_show(ck: ckanx.Client) -> None:
 def test_dataset_lifecycle(ck: ckanx.Client, org: dict[str, Any], uid: str) -> None:
     name = f"{uid}-ds"
     created = ck.action.package_create(
-        name=name, title="Client contract", owner_org=org["id"],
+        name=name,
+        title="Client contract",
+        owner_org=org["id"],
         resources=[{"url": "http://example.com/a.csv", "name": "a"}, {"url": "http://example.com/b.csv", "name": "b"}],
-        extras=[{"key": "source", "value": "contract"}], tags=[{"name": "alpha"}],
+        extras=[{"key": "source", "value": "contract"}],
+        tags=[{"name": "alpha"}],
     )
     assert created["name"] == name and created["num_resources"] == 2
     shown = ck.action.package_show(id=name)
@@ -58,7 +61,8 @@ def test_dataset_lifecycle(ck: ckanx.Client, org: dict[str, Any], uid: str) -> N
 
     first = shown["resources"][0]["id"]
     revised = ck.action.package_revise(
-        match={"id": created["id"]}, update={"title": "Revised"},
+        match={"id": created["id"]},
+        update={"title": "Revised"},
         **{f"update__resources__{first[:8]}__description": "first one"},
     )["package"]
     assert revised["title"] == "Revised"

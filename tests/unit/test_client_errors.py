@@ -15,11 +15,13 @@ from .conftest import SITE, TOKEN, Recorder, fail, make_client
     ("status", "error", "cls"),
     [
         (404, {"__type": "Not Found Error", "message": "Not found"}, ckanx.NotFound),
-        (403, {"__type": "Authorization Error", "message": "Access denied: User  not authorized"},
-         ckanx.NotAuthorized),
+        (403, {"__type": "Authorization Error", "message": "Access denied: User  not authorized"}, ckanx.NotAuthorized),
         (409, {"__type": "Validation Error", "name": ["That URL is already in use."]}, ckanx.ValidationError),
-        (400, {"__type": "Search Query Error", "message": "Search Query is invalid: 'Invalid \"sort\" parameter'"},
-         ckanx.SearchQueryError),
+        (
+            400,
+            {"__type": "Search Query Error", "message": "Search Query is invalid: 'Invalid \"sort\" parameter'"},
+            ckanx.SearchQueryError,
+        ),
         (409, {"__type": "Search Error", "message": "Search error: 'SOLR returned an error'"}, ckanx.SearchError),
         (500, {"__type": "Search Index Error", "message": "Unable to index"}, ckanx.SearchIndexError),
         (500, {"__type": "Internal Server Error", "message": "Internal Server Error"}, ckanx.ServerError),
@@ -110,8 +112,16 @@ def test_excerpt_is_short_single_line() -> None:
 
 
 def test_exceptions_importable_under_ckanapi_names() -> None:
-    for name in ("CKANAPIError", "NotAuthorized", "NotFound", "ValidationError", "SearchQueryError",
-                 "SearchError", "SearchIndexError", "ServerIncompatibleError"):
+    for name in (
+        "CKANAPIError",
+        "NotAuthorized",
+        "NotFound",
+        "ValidationError",
+        "SearchQueryError",
+        "SearchError",
+        "SearchIndexError",
+        "ServerIncompatibleError",
+    ):
         assert issubclass(getattr(ckanx, name), Exception)
 
 

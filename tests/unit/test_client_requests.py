@@ -60,8 +60,12 @@ def test_base_url_with_path_prefix_kept() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "words"),
-    [("ckan.example.org", "needs a scheme"), ("ftp://x.org", "unsupported URL scheme"), ("", "empty"),
-     ("https://user:pw@x.org", "credentials")],
+    [
+        ("ckan.example.org", "needs a scheme"),
+        ("ftp://x.org", "unsupported URL scheme"),
+        ("", "empty"),
+        ("https://user:pw@x.org", "credentials"),
+    ],
 )
 def test_bad_base_url_is_one_clear_line(bad: str, words: str) -> None:
     with pytest.raises(ValueError, match=words) as info:
@@ -87,13 +91,17 @@ def test_custom_token_header() -> None:
 def test_get_encoding_follows_ckan_query_rules() -> None:
     rec = Recorder(ok({"count": 0}))
     with make_client(rec, prefer_get=True) as ck:
-        ck.action.package_search(q="a b", rows=5, include_private=True, fq_list=["x:1"],
-                                 **{"facet.field": ["tags", "groups"]}, skip=None)
+        ck.action.package_search(
+            q="a b", rows=5, include_private=True, fq_list=["x:1"], **{"facet.field": ["tags", "groups"]}, skip=None
+        )
     req = rec.requests[0]
     assert req.method == "GET"
     query = parse_qs(urlsplit(str(req.url)).query)
     assert query == {
-        "q": ["a b"], "rows": ["5"], "include_private": ["true"], "fq_list": ['["x:1"]'],
+        "q": ["a b"],
+        "rows": ["5"],
+        "include_private": ["true"],
+        "fq_list": ['["x:1"]'],
         "facet.field": ['["tags", "groups"]'],
     }
 
@@ -128,8 +136,9 @@ def test_get_refused_falls_back_to_post_and_sticks() -> None:
 def test_post_blocked_by_firewall_falls_back_to_get() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            return httpx.Response(403, text="<html><title>Request blocked</title></html>",
-                                  headers={"content-type": "text/html"})
+            return httpx.Response(
+                403, text="<html><title>Request blocked</title></html>", headers={"content-type": "text/html"}
+            )
         return ok({"id": "1"})
 
     rec = Recorder(answer)
@@ -148,8 +157,9 @@ def test_ckan_403_is_not_a_method_refusal() -> None:
 def test_values_json_cannot_carry_are_encoded_deliberately() -> None:
     rec = Recorder(ok({}))
     with make_client(rec) as ck:
-        ck.action.thing_create(when=dt.datetime(2024, 1, 2, 3, 4, 5), day=dt.date(2024, 1, 2),
-                               amount=decimal.Decimal("1.10"))
+        ck.action.thing_create(
+            when=dt.datetime(2024, 1, 2, 3, 4, 5), day=dt.date(2024, 1, 2), amount=decimal.Decimal("1.10")
+        )
         with pytest.raises(ValueError):
             ck.action.thing_create(x=float("nan"))
     assert rec.json(0) == {"when": "2024-01-02T03:04:05", "day": "2024-01-02", "amount": "1.10"}

@@ -82,8 +82,11 @@ def test_gateway_errors_retried_for_reads(status: int) -> None:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(409, {"__type": "Validation Error", "name": ["x"]}), (403, {"__type": "Authorization Error", "message": "no"}),
-     (404, {"__type": "Not Found Error", "message": "Not found"})],
+    [
+        (409, {"__type": "Validation Error", "name": ["x"]}),
+        (403, {"__type": "Authorization Error", "message": "no"}),
+        (404, {"__type": "Not Found Error", "message": "Not found"}),
+    ],
 )
 def test_answers_never_retried(status: int, error: dict[str, object]) -> None:
     rec = Recorder(fail(status, error))
@@ -136,8 +139,11 @@ def test_create_with_name_verifies_before_repeating_found() -> None:
 
 
 def test_create_with_name_verifies_before_repeating_not_found() -> None:
-    rec = Recorder(httpx.Response(504), fail(404, {"__type": "Not Found Error", "message": "Not found"}),
-                   ok({"id": "2", "name": "org"}))
+    rec = Recorder(
+        httpx.Response(504),
+        fail(404, {"__type": "Not Found Error", "message": "Not found"}),
+        ok({"id": "2", "name": "org"}),
+    )
     with make_client(rec) as ck:
         assert ck.action.organization_create(name="org") == {"id": "2", "name": "org"}
     paths = [r.url.path.rsplit("/", 1)[1] for r in rec.requests]

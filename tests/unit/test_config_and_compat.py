@@ -86,8 +86,11 @@ def test_world_readable_profile_file_warns(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [("[profiles.p]\nurl = ", "not valid TOML"), ('[profiles.q]\nurl = "x"\n', "no profile 'p'"),
-     ("[profiles.p]\n", "has no url")],
+    [
+        ("[profiles.p]\nurl = ", "not valid TOML"),
+        ('[profiles.q]\nurl = "x"\n', "no profile 'p'"),
+        ("[profiles.p]\n", "has no url"),
+    ],
 )
 def test_bad_profiles_one_line(tmp_path: Path, content: str, words: str) -> None:
     path = tmp_path / "c.toml"
@@ -99,8 +102,11 @@ def test_bad_profiles_one_line(tmp_path: Path, content: str, words: str) -> None
 
 
 def test_token_never_in_repr_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
-    rec = Recorder(httpx.Response(503), httpx.ConnectError(f"boom {TOKEN}"),
-                   fail(403, {"__type": "Authorization Error", "message": TOKEN}))
+    rec = Recorder(
+        httpx.Response(503),
+        httpx.ConnectError(f"boom {TOKEN}"),
+        fail(403, {"__type": "Authorization Error", "message": TOKEN}),
+    )
     with caplog.at_level(logging.DEBUG):
         ck = ckanx.Client(SITE, TOKEN, transport=httpx.MockTransport(rec))
         texts = [repr(ck), str(ck), repr(ckanx.RemoteCKAN(SITE, apikey=TOKEN))]

@@ -43,7 +43,9 @@ class _Group(click.Group):
         except Exception as err:
             if ctx.meta.get("ckanx.debug"):
                 raise
-            raise CLIError(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)") from None
+            raise CLIError(
+                f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)"
+            ) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,7 +15,9 @@ from ._target import CLIError, ExitCode
 _KINDS = {"=": "string", ":": "json", "@": "file"}
 
 
-def parse_data_args(args: tuple[str, ...] | list[str], *, allow_files: bool = True) -> tuple[dict[str, Any], dict[str, Path]]:
+def parse_data_args(
+    args: tuple[str, ...] | list[str], *, allow_files: bool = True
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Parse ``KEY=STRING | KEY:JSON | KEY@FILE`` arguments into (data, files).
 
     Raises :class:`CLIError` (exit code 2) naming the bad argument.

@@ -72,24 +72,42 @@ class TargetOptions:
     timeout: float | None = None
 
     def __repr__(self) -> str:
-        return f"TargetOptions(remote={self.remote!r}, profile={self.profile!r}, apikey={'***' if self.apikey else None})"
+        return (
+            f"TargetOptions(remote={self.remote!r}, profile={self.profile!r}, apikey={'***' if self.apikey else None})"
+        )
 
 
 def target_options(func: F) -> F:
     """Add the target options to a click command; it receives them as ``target: TargetOptions``."""
     options = [
-        click.option("-r", "--remote", metavar="URL", help="CKAN site URL (default: $CKAN_URL or the default profile)."),
+        click.option(
+            "-r", "--remote", metavar="URL", help="CKAN site URL (default: $CKAN_URL or the default profile)."
+        ),
         click.option("--profile", metavar="NAME", help="Named site from the ckanx config file."),
-        click.option("-a", "--apikey", metavar="TOKEN",
-                     help="API token (visible to other users in the process list: prefer $CKAN_API_TOKEN, "
-                          "--token-file or a profile)."),
-        click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the API token from a file."),
+        click.option(
+            "-a",
+            "--apikey",
+            metavar="TOKEN",
+            help="API token (visible to other users in the process list: prefer $CKAN_API_TOKEN, "
+            "--token-file or a profile).",
+        ),
+        click.option(
+            "--token-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the API token from a file."
+        ),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (every request of the job)."),
-        click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Verify TLS with this CA bundle."),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Verify TLS with this CA bundle.",
+        ),
         click.option("--allow-http", is_flag=True, help="Allow sending the token over plain http to a non-local host."),
-        click.option("-c", "--config", "ckan_config", type=click.Path(dir_okay=False, path_type=Path),
-                     help="CKAN config file: call a local CKAN in-process (LocalCKAN)."),
+        click.option(
+            "-c",
+            "--config",
+            "ckan_config",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="CKAN config file: call a local CKAN in-process (LocalCKAN).",
+        ),
         click.option("-u", "--ckan-user", metavar="USER", help="With -c: act as this user (default: the site user)."),
         click.option("--timeout", type=float, metavar="SECONDS", help="Read timeout per request (default 60)."),
     ]

@@ -25,8 +25,13 @@ def dump_json(value: Any, style: str) -> str:
 @click.argument("name")
 @click.argument("args", nargs=-1)
 @click.option("-i", "--input-json", is_flag=True, help="Read the data as a JSON object from stdin.")
-@click.option("-I", "--input", "input_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Read the data as a JSON object from a file.")
+@click.option(
+    "-I",
+    "--input",
+    "input_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the data as a JSON object from a file.",
+)
 @click.option("-j", "--output-json", is_flag=True, help="Compact JSON output.")
 @click.option("-J", "--output-jsonl", is_flag=True, help="JSON lines: one line per item of a list result.")
 @click.option("-g", "--get-request", is_flag=True, help="Send the action by GET (read actions only).")

@@ -41,8 +41,12 @@ def profile_add(name: str, url: str, token_stdin: bool, no_token: bool, make_def
     if token_stdin:
         token = sys.stdin.readline().strip() or None
     elif not no_token:
-        token = click.prompt("API token (input hidden, empty for none)", hide_input=True, default="",
-                             show_default=False).strip() or None
+        token = (
+            click.prompt(
+                "API token (input hidden, empty for none)", hide_input=True, default="", show_default=False
+            ).strip()
+            or None
+        )
     path = _config.save_profile(name, url, token, make_default=make_default)
     click.echo(f"saved profile {name!r} ({url}, {'with' if token else 'no'} token) in {path}")
 
