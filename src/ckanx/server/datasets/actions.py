@@ -193,7 +193,7 @@ def package_patch(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     """Update only the fields given (lists given replace the whole list)."""
     ref = data.get("id") or data.get("name")
     if v.is_missing_or_empty(ref):
-        raise errors.ValidationError({"id": v.MISSING_VALUE})
+        raise errors.ValidationError({"id": [v.MISSING_VALUE]})
     existing = load_package(ctx, str(ref))
     check_edit(ctx, existing, data)
     merged = {**existing, **{k: val for k, val in data.items() if k != "id"}}

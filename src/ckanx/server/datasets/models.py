@@ -234,7 +234,7 @@ def render(
             ({"key": e["key"], "value": e["value"]} for e in core.get("extras") or []),
             key=lambda e: e["key"],
         ),
-        "groups": sorted(groups, key=lambda g: g["name"]),
+        "groups": groups,  # in the order the memberships were made, as CKAN lists them
         "resources": resources,
         "tags": sorted(
             (
@@ -313,7 +313,7 @@ def package_groups(conn: sqlite3.Connection, package_ids: list[str]) -> dict[str
             "SELECT m.table_id AS package_id, g.id, g.name, g.title, g.description, g.image_url "
             'FROM member m JOIN "group" g ON g.id = m.group_id '
             "WHERE m.table_name = 'package' AND m.state = 'active' AND g.is_organization = 0 "
-            f"AND g.state = 'active' AND m.table_id IN ({marks})",
+            f"AND g.state = 'active' AND m.table_id IN ({marks}) ORDER BY m.rowid",
             chunk,
         ):
             out[r["package_id"]].append(group_embed_from_row(r))

@@ -106,7 +106,10 @@ def _tags(ctx: Context, data: dict[str, Any], errs: dict[str, Any]) -> list[dict
             vocab_errs.append({})
             continue
         name = str(name)
-        name_errs.extend(v.tag_errors(name))
+        this_tag = v.tag_errors(name)
+        if this_tag:
+            # CKAN reports one string per tag, its broken rules joined by ", "
+            name_errs.append(", ".join(this_tag))
         vocab = tag.get("vocabulary_id")
         if vocab not in (None, ""):
             row = ctx.conn.execute("SELECT id FROM vocabulary WHERE id = ?", (str(vocab),)).fetchone()

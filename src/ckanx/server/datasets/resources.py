@@ -186,7 +186,7 @@ def _update(ctx: Context, data: dict[str, Any], patch: bool) -> dict[str, Any]:
     data = dict(data)
     rid = data.get("id")
     if v.is_missing_or_empty(rid):
-        raise errors.ValidationError({"id": v.MISSING_VALUE})
+        raise errors.ValidationError({"id": [v.MISSING_VALUE]})
     row = _find_resource(ctx, rid)
     if row is None:
         raise errors.NotFound("Not found" if patch else "Not found: Resource was not found.")
@@ -241,7 +241,7 @@ def resource_delete(ctx: Context, data: dict[str, Any]) -> None:
     """Remove a resource from its dataset (state=deleted; the uploaded file stays, as on CKAN)."""
     rid = data.get("id")
     if v.is_missing_or_empty(rid):
-        raise errors.ValidationError({"id": v.MISSING_VALUE})
+        raise errors.ValidationError({"id": [v.MISSING_VALUE]})
     row = _find_resource(ctx, rid)
     if row is None:
         raise errors.NotFound("Not found")
@@ -260,9 +260,9 @@ def package_resource_reorder(ctx: Context, data: dict[str, Any]) -> dict[str, An
     order = data.get("order")
     errs: dict[str, Any] = {}
     if v.is_missing_or_empty(ref):
-        errs["id"] = v.MISSING_VALUE
-    if v.is_missing_or_empty(order):
-        errs["order"] = v.MISSING_VALUE
+        errs["id"] = [v.MISSING_VALUE]
+    if "order" not in data or order is None:
+        errs["order"] = [v.MISSING_VALUE]
     if errs:
         raise errors.ValidationError(errs)
     if not isinstance(order, list):
@@ -273,7 +273,7 @@ def package_resource_reorder(ctx: Context, data: dict[str, Any]) -> dict[str, An
     resources = _raw_resources(pkg)
     by_id = {r["id"]: r for r in resources}
     if len(set(order)) != len(order):
-        raise errors.ValidationError({"order": "Must supply order as a list"})
+        raise errors.ValidationError({"order": "Duplicate resource ids in order"})
     for rid in order:
         if rid not in by_id:
             raise errors.ValidationError({"order": f"resource_id {rid} can not be found"})

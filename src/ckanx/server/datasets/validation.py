@@ -262,17 +262,18 @@ def package_name_length_errors(value: str) -> list[str]:
 
 
 def tag_errors(name: str) -> list[str]:
-    """``tag_length_validator`` then ``tag_name_validator`` (each stops the chain)."""
+    """``tag_length_validator`` and ``tag_name_validator``: every rule the tag breaks."""
+    out: list[str] = []
     if len(name) < TAG_MIN:
-        return [f'Tag "{name}" length is less than minimum {TAG_MIN}']
+        out.append(f'Tag "{name}" length is less than minimum {TAG_MIN}')
     if len(name) > TAG_MAX:
-        return [f'Tag "{name}" length is more than maximum {TAG_MAX}']
+        out.append(f'Tag "{name}" length is more than maximum {TAG_MAX}')
     if not TAG_RE.match(name):
-        return [
+        out.append(
             f'Tag "{name}" can only contain alphanumeric characters, spaces (" "), '
             'hyphens ("-"), underscores ("_") or dots (".")'
-        ]
-    return []
+        )
+    return out
 
 
 def email_errors(value: str | None) -> list[str]:
@@ -320,10 +321,7 @@ def munge_filename(filename: str) -> str:
     if len(name) < min_len:
         name += "_" * (min_len - len(name))
     name = name[:max_len]
-    result = name + ext
-    if result.strip(".") == "":
-        result = "file"
-    return result
+    return name + ext
 
 
 def sort_error_dict(errs: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,398 @@
+"""Datasets in the embedded CKAN: create/show/update/patch/revise/delete/purge, validation, auth.
+
+Expected messages and shapes were taken from a real CKAN 2.11.6 (see the contract goldens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ckanx.server.datasets import models
+
+Api = Callable[..., tuple[int, Any]]
+ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
+
+FULL: dict[str, Any] = {
+    "title": "Full dataset",
+    "notes": "Some notes",
+    "url": "http://example.com/source",
+    "version": "1.0",
+    "author": "A. Author",
+    "author_email": "author@example.com",
+    "license_id": "cc-by",
+    "extras": [{"key": "source", "value": "census"}, {"key": "a_first", "value": "1"}],
+    "tags": [{"name": "population"}, {"name": "cities"}],
+    "resources": [
+        {"url": "http://example.com/a.csv", "name": "a", "description": "first"},
+        {"url": "http://example.com/b.json", "name": "b", "format": "json"},
+    ],
+}
+
+
+def ok(result: tuple[int, Any]) -> Any:
+    status, body = result
+    assert status == 200, body
+    return body["result"]
+
+
+def error(result: tuple[int, Any], status: int) -> Any:
+    got, body = result
+    assert got == status, body
+    assert body["success"] is False
+    return body["error"]
+
+
+@pytest.fixture
+def org(make_org: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return make_org("ds-org", title="DS Org")
+
+
+def create(api: Api, org: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    return ok(api("package_create", {"name": name, "owner_org": org["id"], **fields}))
+
+
+def test_create_minimal_shape(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "minimal")
+    assert list(pkg) == [
+        "author", "author_email", "creator_user_id", "id", "isopen", "license_id",
+        "license_title", "maintainer", "maintainer_email", "metadata_created",
+        "metadata_modified", "name", "notes", "num_resources", "num_tags", "organization",
+        "owner_org", "private", "state", "title", "type", "url", "version", "resources",
+        "tags", "extras", "groups", "relationships_as_subject", "relationships_as_object",
+    ]  # fmt: skip
+    assert pkg["title"] == "minimal" and pkg["type"] == "dataset" and pkg["state"] == "active"
+    assert pkg["isopen"] is False and pkg["license_title"] is None
+    assert ISO_RE.match(pkg["metadata_created"]) and ISO_RE.match(pkg["metadata_modified"])
+    assert pkg["organization"]["name"] == "ds-org"
+    assert pkg["organization"]["is_organization"] is True
+    assert pkg["owner_org"] == org["id"]
+    assert ok(api("package_show", {"id": "minimal"})) == pkg
+
+
+def test_create_full_lists_sorted_and_license(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "full", **FULL)
+    assert pkg["isopen"] is True
+    assert pkg["license_title"] == "Creative Commons Attribution"
+    assert pkg["license_url"] == "http://www.opendefinition.org/licenses/cc-by"
+    assert [e["key"] for e in pkg["extras"]] == ["a_first", "source"]
+    assert [t["name"] for t in pkg["tags"]] == ["cities", "population"]
+    assert pkg["num_tags"] == 2 and pkg["num_resources"] == 2
+    # non-empty lists come after the scalars, sorted; empty ones after them
+    assert list(pkg)[-6:] == [
+        "extras", "resources", "tags", "groups", "relationships_as_subject",
+        "relationships_as_object",
+    ]  # fmt: skip
+    first, second = pkg["resources"]
+    assert first["format"] == "CSV" and second["format"] == "JSON"
+    assert [first["position"], second["position"]] == [0, 1]
+    assert first["hash"] == "" and first["datastore_active"] is False
+    assert list(first) == sorted(first)
+
+
+def test_unknown_license_and_custom_fields(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "custom", license_id="no-such", custom_field="x", another=5)
+    assert pkg["license_title"] == "no-such" and "license_url" not in pkg
+    assert "custom_field" not in pkg and pkg["extras"] == []
+
+
+def test_validation_messages(api: Api, org: dict[str, Any]) -> None:
+    err = error(
+        api(
+            "package_create",
+            {
+                "name": "A B",
+                "owner_org": "nope",
+                "extras": [
+                    {"key": "a", "value": "1"},
+                    {"key": "a", "value": "2"},
+                    {"value": "x"},
+                    {"key": "title", "value": "y"},
+                ],
+                "tags": [{"name": "x"}, {"name": "bad!tag"}, {"name": "!"}],
+                "author_email": "bad",
+                "version": "x" * 101,
+            },
+        ),
+        409,
+    )
+    assert err == {
+        "author_email": ["Email bad is not a valid format"],
+        "extras_validation": ['Duplicate key "a"'],
+        "name": ["Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_"],
+        "owner_org": ["Organization does not exist"],
+        "version": ["Version must be a maximum of 100 characters long"],
+        "extras": [{}, {}, {"key": ["Missing value"]}, {"key": ["There is a schema field with the same name"]}],
+        "tags": [
+            'Tag "x" length is less than minimum 2',
+            'Tag "bad!tag" can only contain alphanumeric characters, spaces (" "), hyphens ("-"), underscores ("_") or dots (".")',  # noqa: E501
+            'Tag "!" length is less than minimum 2, Tag "!" can only contain alphanumeric characters, spaces (" "), hyphens ("-"), underscores ("_") or dots (".")',  # noqa: E501
+        ],
+        "__type": "Validation Error",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, {"name": ["Missing value"], "owner_org": ["An organization must be provided"]}),
+        ({"name": "new", "owner_org": ""}, {"name": ["That name cannot be used"], "owner_org": ["An organization must be provided"]}),  # noqa: E501
+        ({"name": "a"}, {"name": ["Must be at least 2 characters long", 'Name "a" length is less than minimum 2']}),
+        ({"name": "x" * 101}, {"name": ["Name must be a maximum of 100 characters long", f'Name "{"x" * 101}" length is more than maximum 100']}),  # noqa: E501
+        ({"id": "not-a-uuid"}, {"id": ["Invalid id provided"]}),
+        ({"tag_string": "ok,b"}, {"tag_string": ['Tag "b" length is less than minimum 2']}),
+        ({"resources": [{"url": "u", "size": "big", "last_modified": "yesterday"}]}, {"resources": [{"last_modified": ["Date format incorrect"], "size": ["Invalid integer"]}]}),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_validation_cases(api: Api, org: dict[str, Any], fields: dict[str, Any], expected: dict[str, Any]) -> None:
+    data = {"name": "valid-name", "owner_org": org["id"], **fields}
+    data = {k: v for k, v in data.items() if not (fields == {} and k in ("name", "owner_org"))}
+    err = error(api("package_create", data), 409)
+    assert err == {**expected, "__type": "Validation Error"}
+
+
+def test_sublist_not_a_list_is_integrity_error(api: Api, org: dict[str, Any]) -> None:
+    err = error(api("package_create", {"name": "x1", "owner_org": org["id"], "tags": "a,b"}), 400)
+    assert err["__type"] == "Integrity Error"
+    assert err["message"] == ("Only lists of dicts can be placed against subschema ('tags',), not <class 'str'>")
+    assert err["data"]["type"] == "dataset"
+
+
+def test_odd_values_accepted(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "odd", title="t" * 1000, type="custom", url="javascript:x")
+    assert pkg["type"] == "custom" and pkg["url"] == "javascript:x"
+    assert ok(api("package_create", {"name": 123, "owner_org": org["name"]}))["name"] == "123"
+    for value, expected in [("true", True), ("False", False), ("yes", True), ("maybe", False)]:
+        got = create(api, org, f"bool-{value.lower()}", private=value)
+        assert got["private"] is expected
+
+
+def test_name_taken_and_deleted_name_reusable(api: Api, org: dict[str, Any]) -> None:
+    first = create(api, org, "taken")
+    err = error(api("package_create", {"name": "taken", "owner_org": org["id"]}), 409)
+    assert err["name"] == ["That URL is already in use."]
+    assert ok(api("package_delete", {"id": "taken"})) is None
+    shown = ok(api("package_show", {"id": first["id"]}))
+    assert shown["state"] == "deleted"
+    anon = error(api("package_show", {"id": first["id"]}, token=None), 403)
+    assert anon["message"] == f"Access denied: User  not authorized to read package {first['id']}"
+    # CKAN 2.11 frees the name of a deleted dataset
+    second = create(api, org, "taken")
+    assert second["id"] != first["id"]
+    assert "taken" in ok(api("package_list", {}))
+
+
+def test_show_errors(api: Api) -> None:
+    assert error(api("package_show", {"id": "nope"}), 404) == {
+        "__type": "Not Found Error",
+        "message": "Not found",
+    }
+    assert error(api("package_show", {}), 409)["name_or_id"] == ["Missing value"]
+    assert error(api("package_show", {"id": ""}), 409)["name_or_id"] == ["Missing value"]
+
+
+def test_update_is_full_replace(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "replace", private=True, **FULL)
+    new = ok(api("package_update", {"id": pkg["id"], "notes": "new"}))
+    assert new["notes"] == "new" and new["title"] == "replace"
+    assert new["resources"] == [] and new["tags"] == [] and new["extras"] == []
+    assert new["license_id"] is None and new["url"] is None
+    # kept when left out: organization, visibility, type, creation time
+    assert new["owner_org"] == org["id"] and new["private"] is True
+    assert new["metadata_created"] == pkg["metadata_created"]
+    assert new["metadata_modified"] > pkg["metadata_modified"]
+
+
+def test_update_errors(api: Api, org: dict[str, Any]) -> None:
+    assert error(api("package_update", {}), 409)["id"] == "Missing value"
+    err = error(api("package_update", {"name": "nope-x"}), 404)
+    assert err["message"] == "Not found: Package was not found."
+
+
+def test_update_rename(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "old-name")
+    renamed = ok(api("package_update", {"id": pkg["id"], "name": "new-name"}))
+    assert renamed["name"] == "new-name"
+    error(api("package_show", {"id": "old-name"}), 404)
+
+
+def test_patch_keeps_other_fields(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "patchme", **FULL)
+    new = ok(api("package_patch", {"id": "patchme", "title": "Patched", "notes": ""}))
+    assert new["title"] == "Patched" and new["notes"] == ""
+    assert new["num_resources"] == 2 and new["extras"] == pkg["extras"]
+    assert [r["id"] for r in new["resources"]] == [r["id"] for r in pkg["resources"]]
+    assert error(api("package_patch", {"id": "nope-x"}), 404)["message"] == "Not found"
+    assert error(api("package_patch", {"title": "x"}), 409)["id"] == ["Missing value"]
+
+
+def test_patch_resources_recreates(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "recreate", resources=[{"url": "http://e.com/x.csv", "name": "x"}])
+    new = ok(api("package_patch", {"id": pkg["id"], "resources": [{"url": "http://e/y", "name": "y"}]}))
+    assert [r["name"] for r in new["resources"]] == ["y"]
+    assert new["resources"][0]["id"] != pkg["resources"][0]["id"]
+
+
+def test_revise(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "revise", **FULL)
+    rid = pkg["resources"][0]["id"]
+    res = ok(
+        api(
+            "package_revise",
+            {
+                "match__id": pkg["id"],
+                f"update__resources__{rid[:8]}__description": "described",
+                "update__resources__extend": [{"url": "http://e.com/c.csv", "name": "c"}],
+                "update": {"title": "Revised"},
+            },
+        )
+    )
+    assert list(res) == ["package"]
+    new = res["package"]
+    assert new["title"] == "Revised"
+    assert [(r["name"], r["description"]) for r in new["resources"]] == [
+        ("a", "described"),
+        ("b", None),
+        ("c", None),
+    ]
+    filtered = ok(api("package_revise", {"match": {"name": "revise"}, "filter": ["-resources__1"]}))
+    assert [r["name"] for r in filtered["package"]["resources"]] == ["a", "c"]
+    err = error(api("package_revise", {"match": {"id": pkg["id"], "title": "Wrong"}}), 409)
+    assert err["match"] == ["title"]
+    assert error(api("package_revise", {"update": {"x": 1}}), 409)["match__id"] == "Missing value"
+    assert error(api("package_revise", {"match": {"id": "nope"}}), 404)["message"] == "Not found"
+    err = error(api("package_revise", {"match__id": pkg["id"], "update__resources__zzzzz__name": "x"}), 409)
+    assert err["resources__zzzzz__name"] == ["Unmatched key resources__zzzzz"]
+    # a failed validation leaves the dataset untouched
+    error(api("package_revise", {"match__id": pkg["id"], "update": {"name": "BAD NAME"}}), 409)
+    assert ok(api("package_show", {"id": pkg["id"]}))["name"] == "revise"
+
+
+def test_purge(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "purgeme", **FULL)
+    assert ok(api("dataset_purge", {"id": "purgeme"})) is None
+    error(api("package_show", {"id": pkg["id"]}), 404)
+    err = error(api("dataset_purge", {"id": "purgeme"}), 404)
+    assert err["message"] == "Not found: Dataset was not found"
+    assert create(api, org, "purgeme")["num_resources"] == 0
+
+
+def test_groups(api: Api, org: dict[str, Any]) -> None:
+    g1 = ok(api("group_create", {"name": "g1", "title": "G one"}))
+    ok(api("group_create", {"name": "g2"}))
+    pkg = create(api, org, "grouped", groups=[{"name": "g2"}, {"id": g1["id"]}, {"name": "nogroup"}])
+    assert [(g["name"], g["display_name"], g["title"]) for g in pkg["groups"]] == [
+        ("g2", "g2", ""),
+        ("g1", "G one", "G one"),
+    ]
+    assert set(pkg["groups"][0]) == {
+        "description", "display_name", "id", "image_display_url", "name", "title",
+    }  # fmt: skip
+    updated = ok(api("package_patch", {"id": pkg["id"], "groups": [{"name": "g1"}]}))
+    assert [g["name"] for g in updated["groups"]] == ["g1"]
+
+
+def test_auth(api: Api, org: dict[str, Any], make_user: Callable[..., Any], make_org: Callable[..., Any]) -> None:
+    editor, editor_token = make_user("editor-1")
+    _member, member_token = make_user("member-1")
+    _outsider, outsider_token = make_user("outsider-1")
+    team = make_org("team", users=[("editor-1", "editor"), ("member-1", "member")])
+    anon = error(api("package_create", {"name": "x-anon", "owner_org": team["id"]}, token=None), 403)
+    assert anon["message"] == "Access denied: User  not authorized to create packages"
+    err = error(api("package_create", {"name": "x-out", "owner_org": team["id"]}, token=outsider_token), 403)
+    assert err["message"] == "Access denied: User outsider-1 not authorized to create packages"
+    pkg = ok(api("package_create", {"name": "x-ed", "owner_org": team["id"], "private": True}, token=editor_token))
+    assert pkg["creator_user_id"] == editor["id"]
+    # private: members read, others do not
+    assert ok(api("package_show", {"id": "x-ed"}, token=member_token))["id"] == pkg["id"]
+    err = error(api("package_show", {"id": "x-ed"}, token=outsider_token), 403)
+    assert err["message"] == f"Access denied: User outsider-1 not authorized to read package {pkg['id']}"
+    err = error(api("package_patch", {"id": "x-ed", "title": "t"}, token=member_token), 403)
+    assert err["message"] == f"Access denied: User member-1 not authorized to edit package {pkg['id']}"
+    assert error(api("dataset_purge", {"id": "x-ed"}, token=editor_token), 403)["message"] == "Access denied"
+    # private datasets are not in package_list
+    assert "x-ed" not in ok(api("package_list", {}))
+    ok(api("package_patch", {"id": "x-ed", "private": False}, token=editor_token))
+    assert "x-ed" in ok(api("package_list", {}))
+
+
+def test_package_list_paging(api: Api, org: dict[str, Any]) -> None:
+    for name in ("pl-c", "pl-a", "pl-b"):
+        create(api, org, name)
+    create(api, org, "pl-private", private=True)
+    assert ok(api("package_list", {}, method="GET")) == ["pl-a", "pl-b", "pl-c"]
+    assert ok(api("package_list", {"limit": 2, "offset": 1})) == ["pl-b", "pl-c"]
+    assert error(api("package_list", {"limit": "abc"}, method="GET"), 409)["limit"] == ["Invalid integer"]
+    assert error(api("package_list", {"limit": -1}), 409)["limit"] == ["Must be a natural number"]
+    listed = ok(api("current_package_list_with_resources", {"limit": 1}))
+    assert len(listed) == 1 and listed[0]["name"] == "pl-b"  # most recently modified
+
+
+def test_activity(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "act")
+    ok(api("package_patch", {"id": pkg["id"], "title": "t2"}))
+    acts = ok(api("package_activity_list", {"id": pkg["id"]}, method="GET"))
+    assert [a["activity_type"] for a in acts] == ["changed package", "new package"]
+    assert acts[0]["object_id"] == pkg["id"]
+    assert acts[0]["data"]["package"]["title"] == "t2"
+    err = error(api("package_activity_list", {"id": pkg["id"], "limit": "x"}), 409)
+    assert err["limit"] == ["Invalid integer", "Please enter an integer value"]
+
+
+def test_bulk_updates(api: Api, org: dict[str, Any]) -> None:
+    a = create(api, org, "bulk-a")
+    b = create(api, org, "bulk-b")
+    assert ok(api("bulk_update_private", {"org_id": org["id"], "datasets": [a["id"], b["id"]]})) is None
+    assert ok(api("package_show", {"id": a["id"]}))["private"] is True
+    ok(api("bulk_update_public", {"org_id": org["id"], "datasets": [a["id"]]}))
+    assert ok(api("package_show", {"id": a["id"]}))["private"] is False
+    ok(api("bulk_update_delete", {"org_id": org["id"], "datasets": [b["id"]]}))
+    assert ok(api("package_show", {"id": b["id"]}))["state"] == "deleted"
+    err = error(api("bulk_update_private", {"org_id": org["id"], "datasets": [a["id"]]}, token=None), 403)
+    assert err["__type"] == "Authorization Error"
+
+
+def test_tags_and_vocabularies(api: Api, org: dict[str, Any]) -> None:
+    vocab = ok(api("vocabulary_create", {"name": "colours", "tags": [{"name": "red"}, {"name": "blue"}]}))
+    assert [t["name"] for t in vocab["tags"]] == ["red", "blue"]
+    assert error(api("vocabulary_create", {"name": "colours"}), 409)["name"] == [
+        "That vocabulary name is already in use."
+    ]
+    assert error(api("vocabulary_create", {"name": "v2"}, token=None), 403)["message"] == "Access denied"
+    pkg = create(api, org, "tagged", tags=[{"name": "free one"}, {"name": "red", "vocabulary_id": vocab["id"]}])
+    assert {(t["name"], t["vocabulary_id"]) for t in pkg["tags"]} == {("free one", None), ("red", vocab["id"])}
+    assert ok(api("tag_list", {})) == ["free one"]
+    assert ok(api("tag_list", {"vocabulary_id": "colours"})) == ["red", "blue"]
+    assert ok(api("tag_list", {"query": "fre", "all_fields": True}))[0]["name"] == "free one"
+    shown = ok(api("tag_show", {"id": "free one", "include_datasets": True}))
+    assert [p["name"] for p in shown["packages"]] == ["tagged"]
+    err = error(
+        api(
+            "package_create",
+            {"name": "badvocab", "owner_org": org["id"], "tags": [{"name": "aa", "vocabulary_id": "nope"}]},
+        ),
+        409,
+    )
+    assert err["tags"] == [{"vocabulary_id": ["Tag vocabulary was not found."]}]
+    assert (
+        error(api("vocabulary_show", {"id": "nope"}), 404)["message"] == 'Not found: Could not find vocabulary "nope"'
+    )
+    ok(api("vocabulary_update", {"id": vocab["id"], "tags": [{"name": "red"}]}))
+    assert ok(api("tag_list", {"vocabulary_id": vocab["id"]})) == ["red"]
+    assert ok(api("vocabulary_delete", {"id": vocab["id"]})) is None
+    assert ok(api("vocabulary_list", {})) == []
+
+
+def test_package_dicts_for_search(api: Api, org: dict[str, Any], server: Any) -> None:
+    a = create(api, org, "pd-a", **FULL)
+    b = create(api, org, "pd-b")
+    ok(api("package_delete", {"id": b["id"]}))
+    shown_b = ok(api("package_show", {"id": b["id"]}))
+    with server.db.transaction() as conn:
+        got = models.package_dicts(conn, [b["id"], "missing", a["id"]])
+        everything = {p["id"]: p for p in models.iter_package_dicts(conn)}
+    assert got == [shown_b, ok(api("package_show", {"id": a["id"]}))]
+    assert everything[b["id"]]["state"] == "deleted" and a["id"] in everything

@@ -1,0 +1,207 @@
+"""Resources in the embedded CKAN: CRUD, reorder, uploads (streamed, sanitised) and downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from ckanx.server.datasets import validation
+
+Api = Callable[..., tuple[int, Any]]
+CSV = b"code,n\na,10\nb,20\n"
+
+
+def ok(result: tuple[int, Any]) -> Any:
+    status, body = result
+    assert status == 200, body
+    return body["result"]
+
+
+def error(result: tuple[int, Any], status: int) -> Any:
+    got, body = result
+    assert got == status, body
+    return body["error"]
+
+
+def get(server: Any, url: str, token: str | None = None) -> httpx.Response:
+    """GET a non-API URL of the embedded site in-process."""
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=server.app)
+        headers = {"Authorization": token} if token else {}
+        async with httpx.AsyncClient(transport=transport, base_url=server.site_url) as client:
+            return await client.get(url.replace(server.site_url, ""), headers=headers)
+
+    return anyio.run(run)
+
+
+@pytest.fixture
+def pkg(api: Api, make_org: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    org = make_org("res-org")
+    return ok(api("package_create", {"name": "res-ds", "owner_org": org["id"]}))
+
+
+def test_create_link_resource(api: Api, pkg: dict[str, Any]) -> None:
+    res = ok(
+        api(
+            "resource_create",
+            {"package_id": pkg["name"], "url": "http://example.com/data.csv", "name": "d",
+             "custom": "kept", "size": "12"},
+        )
+    )  # fmt: skip
+    assert list(res) == [
+        "cache_last_updated", "cache_url", "created", "custom", "datastore_active",
+        "description", "format", "hash", "id", "last_modified", "metadata_modified", "mimetype",
+        "mimetype_inner", "name", "package_id", "position", "resource_type", "size", "state",
+        "url", "url_type",
+    ]  # fmt: skip
+    assert (res["format"], res["mimetype"], res["size"], res["custom"]) == (
+        "CSV", "text/csv", 12, "kept",
+    )  # fmt: skip
+    assert res["package_id"] == pkg["id"] and res["position"] == 0
+    assert ok(api("resource_show", {"id": res["id"]}, method="GET")) == res
+    shown = ok(api("package_show", {"id": pkg["id"]}))
+    assert shown["resources"] == [res] and shown["num_resources"] == 1
+    minimal = ok(api("resource_create", {"package_id": pkg["id"]}))
+    assert (minimal["url"], minimal["format"], minimal["name"], minimal["position"]) == ("", "", None, 1)
+
+
+def test_create_errors(api: Api, pkg: dict[str, Any]) -> None:
+    assert error(api("resource_create", {"url": "x"}), 409)["package_id"] == ["Missing value"]
+    assert error(api("resource_create", {"package_id": "nope", "url": "x"}), 404)["message"] == "Not found"
+    err = error(
+        api("resource_create", {"package_id": pkg["id"], "url": "x", "size": "big", "last_modified": "zz"}), 409
+    )
+    assert err == {
+        "last_modified": ["Date format incorrect"],
+        "size": ["Invalid integer"],
+        "__type": "Validation Error",
+    }
+    # nothing half-written
+    assert ok(api("package_show", {"id": pkg["id"]}))["num_resources"] == 0
+    err = error(api("resource_create", {"package_id": pkg["id"], "url": "x"}, token=None), 403)
+    assert err["message"] == "Access denied: User  not authorized to create resources on dataset " + pkg["id"]
+
+
+def test_show_update_patch_delete(api: Api, pkg: dict[str, Any]) -> None:
+    res = ok(api("resource_create", {"package_id": pkg["id"], "url": "http://e.com/a.csv", "name": "a",
+                                     "description": "d", "custom": "c", "format": "csv"}))  # fmt: skip
+    assert error(api("resource_show", {"id": "nope"}), 404)["message"] == "Not found"
+    assert error(api("resource_show", {}), 409)["id"] == ["Missing value"]
+    updated = ok(api("resource_update", {"id": res["id"], "url": "http://e.com/b.json"}))
+    # full replace, but CKAN keeps the stored columns it was not sent (except description)
+    assert updated["description"] is None and "custom" not in updated
+    assert (updated["name"], updated["format"], updated["mimetype"]) == ("a", "CSV", "application/json")
+    assert updated["created"] == res["created"]
+    err = error(api("resource_update", {"id": "nope", "url": "x"}), 404)
+    assert err["message"] == "Not found: Resource was not found."
+    patched = ok(api("resource_patch", {"id": res["id"], "description": "again"}))
+    assert patched["description"] == "again" and patched["url"] == "http://e.com/b.json"
+    assert ok(api("resource_patch", {"id": res["id"], "format": ""}))["format"] == ""
+    assert error(api("resource_patch", {"name": "x"}), 409)["id"] == ["Missing value"]
+    err = error(api("resource_delete", {"id": res["id"]}, token=None), 403)
+    assert err["message"] == f"Access denied: User  not authorized to delete resource {res['id']}"
+    assert ok(api("resource_delete", {"id": res["id"]})) is None
+    err = error(api("resource_show", {"id": res["id"]}), 404)
+    assert err["message"] == "Not found: Resource was not found."
+    assert ok(api("resource_delete", {"id": res["id"]})) is None  # again: still fine
+    assert error(api("resource_delete", {"id": "nope"}), 404)["message"] == "Not found"
+    assert ok(api("package_show", {"id": pkg["id"]}))["resources"] == []
+
+
+def test_reorder(api: Api, pkg: dict[str, Any]) -> None:
+    ids = [ok(api("resource_create", {"package_id": pkg["id"], "name": n}))["id"] for n in "abc"]
+    result = ok(api("package_resource_reorder", {"id": pkg["id"], "order": [ids[2], ids[0]]}))
+    assert result == {"id": pkg["id"], "order": [ids[2], ids[0], ids[1]]}
+    shown = ok(api("package_show", {"id": pkg["id"]}))["resources"]
+    assert [(r["name"], r["position"]) for r in shown] == [("c", 0), ("a", 1), ("b", 2)]
+    err = error(api("package_resource_reorder", {"id": pkg["id"], "order": ["nope"]}), 409)
+    assert err["order"] == "resource_id nope can not be found"
+    assert ok(api("package_resource_reorder", {"id": pkg["id"], "order": []}))["order"] == result["order"]
+
+
+def test_upload_download_and_replace(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    res = ok(
+        api(
+            "resource_create",
+            {"package_id": pkg["id"], "name": "up"},
+            files={"upload": ("../../My Data (1).CSV", CSV, "text/plain")},
+        )
+    )
+    assert res["url_type"] == "upload" and res["size"] == len(CSV)
+    assert res["url"] == (f"{server.site_url}/dataset/{pkg['id']}/resource/{res['id']}/download/my-data-1.csv")
+    assert res["mimetype"] == "text/csv" and res["format"] == "CSV"
+    assert res["last_modified"] is not None
+    stored = list(Path(server.storage_dir).rglob("*"))
+    assert all(Path(server.storage_dir) in p.parents for p in stored)
+    resp = get(server, res["url"])
+    assert resp.status_code == 200 and resp.content == CSV
+    assert resp.headers["content-type"].startswith("text/csv")
+    new = b"x,y\n1,2\n"
+    patched = ok(api("resource_patch", {"id": res["id"]}, files={"upload": ("second.csv", new, "text/csv")}))
+    assert patched["url"].endswith("/download/second.csv") and patched["size"] == len(new)
+    assert get(server, patched["url"]).content == new
+    back = ok(api("resource_patch", {"id": res["id"], "url": "http://e.com/else.csv", "url_type": ""}))
+    assert (back["url"], back["url_type"]) == ("http://e.com/else.csv", "")
+    link = get(server, f"/dataset/{pkg['id']}/resource/{res['id']}/download/x.csv")
+    assert link.status_code == 302 and link.headers["location"] == "http://e.com/else.csv"
+    assert get(server, f"/dataset/{pkg['id']}/resource/nope/download/a.csv").status_code == 404
+
+
+def test_failed_upload_leaves_nothing(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    err = error(
+        api(
+            "resource_create",
+            {"package_id": pkg["id"], "created": "not a date"},
+            files={"upload": ("a.csv", CSV, "text/csv")},
+        ),
+        409,
+    )
+    assert err["created"] == ["Date format incorrect"]
+    assert [p for p in Path(server.storage_dir).rglob("*") if p.is_file()] == []
+    assert ok(api("package_show", {"id": pkg["id"]}))["num_resources"] == 0
+
+
+def test_private_download_auth(
+    api: Api, make_org: Callable[..., Any], make_user: Callable[..., Any], server: Any
+) -> None:
+    _, member_token = make_user("res-member")
+    _, other_token = make_user("res-other")
+    org = make_org("res-priv", users=[("res-member", "member")])
+    pkg = ok(api("package_create", {"name": "res-priv-ds", "owner_org": org["id"], "private": True}))
+    res = ok(
+        api("resource_create", {"package_id": pkg["id"], "name": "u"}, files={"upload": ("p.csv", CSV, "text/csv")})
+    )
+    assert get(server, res["url"]).status_code == 403
+    assert get(server, res["url"], other_token).status_code == 403
+    assert get(server, res["url"], member_token).content == CSV
+    assert get(server, res["url"], server.sysadmin_token).content == CSV
+    err = error(api("resource_show", {"id": res["id"]}, token=None), 403)
+    assert err["message"] == f"Access denied: User  not authorized to read resource {res['id']}"
+    assert ok(api("resource_show", {"id": res["id"]}, token=member_token))["name"] == "u"
+
+
+def test_purge_removes_uploaded_file(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    ok(api("resource_create", {"package_id": pkg["id"]}, files={"upload": ("a.csv", CSV, "text/csv")}))
+    assert [p for p in Path(server.storage_dir).rglob("*") if p.is_file()] != []
+    ok(api("dataset_purge", {"id": pkg["id"]}))
+    assert [p for p in Path(server.storage_dir).rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..", ".._"),  # as CKAN; the stored path never uses the file name anyway
+        ("C:\\Users\\x\\Report 2024.XLSX", "report-2024.xlsx"),
+        ("données.csv", "donnees.csv"),
+        ("a", "a__"),
+    ],
+)
+def test_munge_filename(given: str, expected: str) -> None:
+    assert validation.munge_filename(given) == expected
