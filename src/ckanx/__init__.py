@@ -1,5 +1,7 @@
 """ckanx: a fast, safe client, command line and embedded test server for CKAN."""
 
+from ._client import AsyncClient, Client
+from ._config import ConfigError
 from ._exceptions import (
     ActionError,
     BadRequest,
@@ -19,8 +21,7 @@ from ._exceptions import (
     UnknownAction,
     ValidationError,
 )
-from ._client import AsyncClient, Client
-from ._config import ConfigError
+from ._local import LocalCKAN, TestAppCKAN
 from ._remote import RemoteCKAN
 from ._version import __version__
 
@@ -32,6 +33,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "HTTPStatusError",
+    "LocalCKAN",
     "NetworkError",
     "NotAuthorized",
     "NotFound",
@@ -44,6 +46,7 @@ __all__ = [
     "SearchQueryError",
     "ServerError",
     "ServerIncompatibleError",
+    "TestAppCKAN",
     "UnknownAction",
     "ValidationError",
     "__version__",

@@ -4,7 +4,7 @@
 decided here, by a :class:`CallState` that is fed responses or transport errors and answers with the
 next :class:`Step` (return a result, raise, wait and retry, or verify a write before retrying).
 
-Retry rule (documented in ``docs/retries.md``):
+Retry rule (documented in ``docs/client.md``):
 
 * "not processed" failures — connection refused, connect timeout, pool timeout, 429, 503 — are
   retried for every action: the server never ran it.

@@ -231,12 +231,13 @@ def make_client(target: ResolvedTarget, *, asynchronous: bool = False, **kwargs:
 
 
 def _local_ckan(target: ResolvedTarget) -> Any:
+    from .._local import LocalCKAN
+
+    if target.local_config is not None and not target.local_config.is_file():
+        raise CLIError(f"no CKAN config file at {target.local_config}", ExitCode.USAGE)
+    # LocalCKAN builds CKAN's app from $CKAN_INI, as CKAN's own CLI does
+    os.environ["CKAN_INI"] = str(target.local_config)
     try:
-        from .._local import LocalCKAN, load_ckan_config  # type: ignore[attr-defined]
-    except ImportError as err:
-        raise CLIError(f"local CKAN support is unavailable: {err}") from None
-    try:
-        load_ckan_config(target.local_config)
         return LocalCKAN(username=target.local_user)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - one line for the user
         raise CLIError(f"cannot use the local CKAN at {target.local_config}: {err}") from None
