@@ -70,3 +70,4 @@ __all__ = ["CLIError", "ExitCode", "main"]
 from . import action as _action  # noqa: E402, F401  (registers `ckanx action`)
 from . import profile as _profile  # noqa: E402, F401  (registers `ckanx profile`)
 from . import serve as _serve  # noqa: E402, F401  (registers `ckanx serve`)
+from . import demo as _demo  # noqa: E402, F401  (registers `ckanx demo`)
