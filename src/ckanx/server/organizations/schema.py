@@ -24,10 +24,12 @@ CREATE TABLE IF NOT EXISTS "group" (
     state TEXT NOT NULL DEFAULT 'active'
 );
 CREATE TABLE IF NOT EXISTS group_extra (
+    id TEXT PRIMARY KEY,
     group_id TEXT NOT NULL REFERENCES "group"(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     value TEXT,
-    PRIMARY KEY (group_id, key)
+    state TEXT NOT NULL DEFAULT 'active',
+    UNIQUE (group_id, key)
 );
 CREATE TABLE IF NOT EXISTS member (
     id TEXT PRIMARY KEY,

@@ -1,0 +1,371 @@
+"""Groups and organizations: rows, extras, memberships, and CKAN's group dicts.
+
+Datasets' membership of groups and organizations is owned by the datasets family (a dataset's
+``owner_org`` and ``groups``); this module only reads it through ``package_search``, as CKAN's
+``group_dictize`` does, so counts and dataset lists here match what search shows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .. import errors
+from ..context import now_iso
+from ..users import models as user_models
+from . import schema as _schema  # noqa: F401  (registers the tables)
+
+if TYPE_CHECKING:
+    from ..context import Context
+
+# The group table's columns in CKAN's order (table_dictize / group_list_dictize).
+GROUP_COLUMNS = (
+    "id",
+    "name",
+    "title",
+    "type",
+    "description",
+    "image_url",
+    "created",
+    "is_organization",
+    "approval_status",
+    "state",
+)
+MEMBER_COLUMNS = ("id", "table_name", "table_id", "capacity", "group_id", "state")
+
+
+def get_group(conn: sqlite3.Connection, id_or_name: Any) -> dict[str, Any] | None:
+    """The group/organization row (any state) with this id or name, or None."""
+    if not isinstance(id_or_name, str) or not id_or_name:
+        return None
+    row = conn.execute(
+        'SELECT * FROM "group" WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1',
+        (id_or_name, id_or_name, id_or_name),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["is_organization"] = bool(out["is_organization"])
+    return out
+
+
+def insert_group(conn: sqlite3.Connection, fields: dict[str, Any]) -> dict[str, Any]:
+    """Insert a group; missing text fields default to "" as CKAN's form schema leaves them."""
+    row = {
+        "id": fields.get("id") or str(uuid.uuid4()),
+        "name": fields["name"],
+        "title": fields.get("title") or "",
+        "type": fields["type"],
+        "description": fields.get("description") or "",
+        "image_url": fields.get("image_url") or "",
+        "created": now_iso(),
+        "is_organization": int(bool(fields.get("is_organization"))),
+        "approval_status": fields.get("approval_status") or "approved",
+        "state": fields.get("state") or "active",
+    }
+    cols = ", ".join(row)
+    conn.execute(f'INSERT INTO "group" ({cols}) VALUES ({", ".join("?" * len(row))})', tuple(row.values()))
+    return get_group(conn, row["id"]) or row
+
+
+def update_group(conn: sqlite3.Connection, group_id: str, fields: dict[str, Any]) -> None:
+    """Set the given columns only."""
+    if not fields:
+        return
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(f'UPDATE "group" SET {sets} WHERE id = ?', (*fields.values(), group_id))
+
+
+# --------------------------------------------------------------------------- extras
+
+
+def extras_list(conn: sqlite3.Connection, group_id: str) -> list[dict[str, Any]]:
+    """Active extras as CKAN shows them (sorted by key)."""
+    rows = conn.execute(
+        "SELECT * FROM group_extra WHERE group_id = ? AND state = 'active' ORDER BY key",
+        (group_id,),
+    ).fetchall()
+    return [
+        {
+            "group_id": r["group_id"],
+            "id": r["id"],
+            "key": r["key"],
+            "state": r["state"],
+            "value": r["value"],
+        }
+        for r in rows
+    ]
+
+
+def save_extras(conn: sqlite3.Connection, group_id: str, extras: list[dict[str, Any]]) -> None:
+    """CKAN's ``group_dict_save`` for extras: an empty list changes nothing; otherwise keys not
+    listed are removed, ``deleted`` entries removed, the rest set."""
+    if not extras:
+        return
+    keep = {e["key"] for e in extras if "deleted" not in e}
+    old = {r["key"] for r in conn.execute("SELECT key FROM group_extra WHERE group_id = ?", (group_id,))}
+    for key in old - keep:
+        conn.execute("DELETE FROM group_extra WHERE group_id = ? AND key = ?", (group_id, key))
+    for extra in extras:
+        if "deleted" in extra:
+            continue
+        value = extra.get("value")
+        conn.execute(
+            "INSERT INTO group_extra (id, group_id, key, value, state) "
+            "VALUES (?, ?, ?, ?, 'active') "
+            "ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value, state = 'active'",
+            (str(uuid.uuid4()), group_id, extra["key"], None if value is None else str(value)),
+        )
+
+
+# --------------------------------------------------------------------------- members
+
+
+def member_dict(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+    """CKAN's ``member_dictize``."""
+    return {col: row[col] for col in MEMBER_COLUMNS}
+
+
+def find_member(conn: sqlite3.Connection, group_id: str, table_name: str, table_id: str) -> dict[str, Any] | None:
+    """The membership row of an object in a group (active rows first), or None."""
+    row = conn.execute(
+        "SELECT * FROM member WHERE group_id = ? AND table_name = ? AND table_id = ? "
+        "ORDER BY state = 'active' DESC LIMIT 1",
+        (group_id, table_name, table_id),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def upsert_member(
+    conn: sqlite3.Connection, group_id: str, table_name: str, table_id: str, capacity: str
+) -> dict[str, Any]:
+    """Create or reactivate a membership with ``capacity``; returns the member dict."""
+    existing = find_member(conn, group_id, table_name, table_id)
+    if existing is None:
+        member_id = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO member (id, group_id, table_id, table_name, capacity, state) VALUES (?, ?, ?, ?, ?, 'active')",
+            (member_id, group_id, table_id, table_name, capacity),
+        )
+    else:
+        member_id = existing["id"]
+        conn.execute("UPDATE member SET capacity = ?, state = 'active' WHERE id = ?", (capacity, member_id))
+    row = conn.execute("SELECT * FROM member WHERE id = ?", (member_id,)).fetchone()
+    return member_dict(row)
+
+
+def save_user_members(conn: sqlite3.Connection, group_id: str, users: list[dict[str, Any]]) -> None:
+    """CKAN's ``group_member_save`` for users: the list is the complete membership.
+
+    Unknown users are skipped; an entry without ``capacity`` gets CKAN's default "public".
+    Memberships not in the list are marked deleted.
+    """
+    wanted: dict[str, str] = {}
+    for entry in users:
+        ref = entry.get("id") or entry.get("name")
+        user = user_models.get_user(conn, ref)
+        if user is not None and user["id"] not in wanted:
+            wanted[user["id"]] = entry.get("capacity") or "public"
+    rows = conn.execute("SELECT * FROM member WHERE group_id = ? AND table_name = 'user'", (group_id,)).fetchall()
+    for row in rows:
+        if wanted.get(row["table_id"]) != row["capacity"]:
+            conn.execute("UPDATE member SET state = 'deleted' WHERE id = ?", (row["id"],))
+    for user_id, capacity in wanted.items():
+        upsert_member(conn, group_id, "user", user_id, capacity)
+
+
+def user_members(ctx: Context, group_id: str) -> list[dict[str, Any]]:
+    """The group's active users as CKAN's ``user_list_dictize`` with capacity shows them:
+    no email or apikey, keys sorted, users sorted by name."""
+    rows = ctx.conn.execute(
+        'SELECT u.*, m.capacity AS member_capacity FROM member m JOIN "user" u '
+        "ON u.id = m.table_id WHERE m.group_id = ? AND m.table_name = 'user' "
+        "AND m.state = 'active' ORDER BY u.name",
+        (group_id,),
+    ).fetchall()
+    out = []
+    for row in rows:
+        user = dict(row)
+        capacity = user.pop("member_capacity")
+        shown = user_models.user_dict(_anonymous_view(ctx), user)
+        shown["capacity"] = capacity
+        for key in ("email", "apikey"):
+            shown.pop(key, None)
+        out.append({k: shown[k] for k in sorted(shown)})
+    return out
+
+
+def _anonymous_view(ctx: Context) -> Context:
+    """A context that sees users as the public does (public dataset counts, no email)."""
+    from ..context import Context as Ctx
+
+    return Ctx(ctx.server, ctx.conn, None, ctx.ignore_auth, ctx.extra)
+
+
+def member_count(conn: sqlite3.Connection, group_id: str) -> int:
+    """Number of active user members."""
+    row = conn.execute(
+        "SELECT count(*) FROM member WHERE group_id = ? AND table_name = 'user' AND state = 'active'",
+        (group_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _search(ctx: Context, query: dict[str, Any]) -> dict[str, Any] | None:
+    """package_search as the caller, or None when this server has no search family."""
+    try:
+        return ctx.call("package_search", query)  # type: ignore[no-any-return]
+    except errors.InternalError:
+        return None
+
+
+def dataset_fq(group: dict[str, Any]) -> str:
+    """The filter CKAN uses for a group's datasets."""
+    if group["is_organization"]:
+        return f'+owner_org:"{group["id"]}"'
+    return f'+groups:"{group["name"]}"'
+
+
+def group_datasets(ctx: Context, group: dict[str, Any], *, rows: int | None = 0) -> tuple[int, list[dict[str, Any]]]:
+    """``(package_count, datasets)`` as CKAN's ``group_dictize`` asks search for them.
+
+    Members of an organization (and sysadmins) count its private datasets too.
+    """
+    from .. import authz
+
+    query: dict[str, Any] = {"fq": dataset_fq(group), "facet": "false"}
+    if rows is not None:
+        query["rows"] = rows
+    if group["is_organization"] and authz.has_permission(ctx, group["id"], "read"):
+        query["include_private"] = True
+    result = _search(ctx, query)
+    if result is None:
+        return 0, []
+    return int(result.get("count", 0)), list(result.get("results", []))
+
+
+def live_dataset_count(conn: sqlite3.Connection, org_id: str) -> int:
+    """Datasets (any state but deleted) owned by an organization: CKAN refuses to delete or
+    purge an organization that still has some."""
+    if not user_models._table_exists(conn, "package"):
+        return 0
+    row = conn.execute("SELECT count(*) FROM package WHERE owner_org = ? AND state != 'deleted'", (org_id,)).fetchone()
+    return int(row[0])
+
+
+# --------------------------------------------------------------------------- dicts
+
+
+def image_display_url(ctx: Context, image_url: str | None) -> str | None:
+    """CKAN's ``image_display_url``: uploads are served from ``/uploads/group/``."""
+    if image_url and not image_url.startswith("http"):
+        return f"{ctx.site_url}/uploads/group/{image_url}"
+    return image_url
+
+
+def base_dict(ctx: Context, group: dict[str, Any]) -> dict[str, Any]:
+    """The group's columns plus ``display_name`` (CKAN's table_dictize order)."""
+    out = {col: group[col] for col in GROUP_COLUMNS}
+    out["is_organization"] = bool(out["is_organization"])
+    out["display_name"] = group["title"] or group["name"]
+    return out
+
+
+def show_dict(
+    ctx: Context,
+    group: dict[str, Any],
+    *,
+    include_datasets: bool = False,
+    include_dataset_count: bool = True,
+    include_extras: bool = True,
+    include_users: bool = True,
+    include_tags: bool = True,
+    include_groups: bool = True,
+    include_member_count: bool = False,
+) -> dict[str, Any]:
+    """What ``group_show``/``organization_show`` (and their create) return.
+
+    The scalar keys come out sorted (CKAN runs the result through its show schema), then the
+    lists: extras, users, packages, tags, groups.
+    """
+    scalars = base_dict(ctx, group)
+    scalars["image_display_url"] = image_display_url(ctx, group["image_url"])
+    scalars["num_followers"] = 0  # following is not implemented
+    packages: list[dict[str, Any]] | None = None
+    if include_datasets:
+        count, packages = group_datasets(ctx, group, rows=None)
+        scalars["package_count"] = count
+    elif include_dataset_count:
+        scalars["package_count"] = group_datasets(ctx, group)[0]
+    if include_member_count:
+        scalars["member_count"] = member_count(ctx.conn, group["id"])
+    out = {k: scalars[k] for k in sorted(scalars)}
+    if include_extras:
+        out["extras"] = extras_list(ctx.conn, group["id"])
+    if include_users:
+        out["users"] = user_members(ctx, group["id"])
+    if packages is not None:
+        out["packages"] = packages
+    # CKAN 2.12 stopped showing (always empty) tags on organizations.
+    if include_tags and not (group["is_organization"] and ctx.version == "2.12"):
+        out["tags"] = []
+    if include_groups:
+        out["groups"] = []  # group hierarchies are not supported
+    return out
+
+
+def update_dict(ctx: Context, group: dict[str, Any]) -> dict[str, Any]:
+    """What ``group_update``/``organization_update`` return (CKAN's raw ``group_dictize``)."""
+    out = base_dict(ctx, group)
+    out["extras"] = extras_list(ctx.conn, group["id"])
+    count, packages = group_datasets(ctx, group, rows=None)
+    out["packages"] = packages
+    out["package_count"] = count
+    if not (group["is_organization"] and ctx.version == "2.12"):
+        out["tags"] = []
+    out["groups"] = []
+    out["users"] = user_members(ctx, group["id"])
+    out["image_display_url"] = image_display_url(ctx, group["image_url"])
+    return out
+
+
+def list_dict(
+    ctx: Context,
+    group: dict[str, Any],
+    *,
+    capacity: str | None = None,
+    package_count: int | None = None,
+    with_member_count: bool = False,
+) -> dict[str, Any]:
+    """CKAN's ``group_list_dictize`` entry (organization_list_for_user, group_list_authz)."""
+    out = {col: group[col] for col in GROUP_COLUMNS}
+    out["is_organization"] = bool(out["is_organization"])
+    if capacity is not None:
+        out["capacity"] = capacity
+    out["display_name"] = group["title"] or group["name"]
+    if package_count is not None:
+        out["package_count"] = package_count
+    if with_member_count:
+        out["member_count"] = member_count(ctx.conn, group["id"])
+    out["image_display_url"] = image_display_url(ctx, group["image_url"])
+    return out
+
+
+def public_dataset_counts(ctx: Context) -> dict[str, dict[str, int]]:
+    """CKAN's ``get_group_dataset_counts``: public dataset counts per ``owner_org`` id and per
+    group name, from search facets."""
+    result = _search(
+        _anonymous_view(ctx),  # public datasets only, whoever asks
+        {"rows": 0, "facet.field": ["groups", "owner_org"], "facet.limit": -1},
+    )
+    facets = (result or {}).get("facets") or {}
+    return {
+        "groups": dict(facets.get("groups") or {}),
+        "owner_org": dict(facets.get("owner_org") or {}),
+    }
