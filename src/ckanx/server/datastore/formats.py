@@ -1,0 +1,164 @@
+"""Rendering rows the way CKAN does: ``records_format`` objects/lists/csv/tsv and the dump files.
+
+CSV/TSV bodies imitate PostgreSQL's ``COPY ... TO STDOUT csv`` (``\\n`` line ends, quotes only
+where needed, empty = NULL, ``t``/``f`` booleans, json/arrays as JSON with ``null`` for NULL);
+dump headers are written by Python's csv module (``\\r\\n``), exactly as CKAN mixes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from xml.etree.ElementTree import Element, ElementTree, SubElement
+
+from . import types
+from .query import Column
+
+BOM = "\ufeff"
+
+
+def decode_row(columns: Sequence[Column], row: Sequence[Any], millis: bool = False) -> list[Any]:
+    """Stored values -> JSON values (timestamps as datastore_search prints them)."""
+    return [
+        (round(v, 9) if c.ctype == "float" and v is not None and c.name.startswith("rank") else
+         types.decode(v, c.ctype, seconds=True, millis=millis))
+        for c, v in zip(columns, row, strict=False)
+    ]
+
+
+def copy_field(value: str | None, delimiter: str) -> str:
+    """One field as PostgreSQL COPY csv writes it."""
+    if value is None:
+        return ""
+    if value == "" or value == "\\." or any(ch in value for ch in (delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def copy_line(
+    columns: Sequence[Column], row: Sequence[Any], delimiter: str, millis: bool = False
+) -> str:
+    """One row as a COPY csv line (with its ``\\n``)."""
+    out = []
+    for c, v in zip(columns, row, strict=False):
+        if c.name.startswith("rank") and c.ctype == "float":
+            text = None if v is None else types.pg_float_text(float(f"{v:.8g}"))
+        else:
+            text = types.copy_text(v, c.ctype, millis)
+        out.append(copy_field(text, delimiter))
+    return delimiter.join(out) + "\n"
+
+
+def render(
+    columns: Sequence[Column], rows: Iterable[Sequence[Any]], fmt: str, millis: bool = False
+) -> Any:
+    """``records`` of a datastore_search result in ``records_format`` ``fmt``.
+
+    ``millis``: 2.12's timestamp format (``.000``).
+    """
+    if fmt == "objects":
+        names = [c.name for c in columns]
+        return [dict(zip(names, decode_row(columns, r, millis), strict=False)) for r in rows]
+    if fmt == "lists":
+        return [decode_row(columns, r, millis) for r in rows]
+    delimiter = "\t" if fmt == "tsv" else ","
+    return "".join(copy_line(columns, r, delimiter, millis) for r in rows)
+
+
+def header_line(names: Sequence[str], fmt: str) -> str:
+    buf = io.StringIO()
+    if fmt == "tsv":
+        csv.writer(buf, dialect="excel-tab").writerow(names)
+    else:
+        csv.writer(buf).writerow(names)
+    return buf.getvalue()
+
+
+def _xml_node(parent: Element, tag: str, value: Any, key: Any = None) -> None:
+    node = SubElement(parent, tag)
+    if value is None:
+        node.attrib["xsi:nil"] = "true"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _xml_node(node, "value", v, k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _xml_node(node, "value", v, i)
+    else:
+        node.text = str(value)
+    if key is not None:
+        node.attrib["key"] = str(key)
+
+
+def xml_row(names: Sequence[str], values: Sequence[Any]) -> bytes:
+    """One ``<row>`` element (``_id`` as an attribute when it is the first column)."""
+    root = Element("row")
+    pairs = list(zip(names, values, strict=False))
+    if names and names[0] == "_id":
+        root.attrib["_id"] = str(values[0])
+        pairs = pairs[1:]
+    for name, value in pairs:
+        _xml_node(root, name, value)
+    buf = io.BytesIO()
+    ElementTree(root).write(buf, encoding="utf-8")
+    return buf.getvalue() + b"\n"
+
+
+def dump_chunks(
+    columns: Sequence[Column],
+    fields_json: list[dict[str, Any]],
+    rows: Iterator[Sequence[Any]],
+    fmt: str,
+    bom: bool,
+    millis: bool = False,
+    batch: int = 1000,
+) -> Iterator[bytes]:
+    """The bytes of ``/datastore/dump`` for rows from a cursor, in batches (constant memory)."""
+    names = [c.name for c in columns]
+    if fmt in ("csv", "tsv"):
+        delimiter = "\t" if fmt == "tsv" else ","
+        yield ((BOM if bom else "") + header_line(names, fmt)).encode("utf-8")
+        parts: list[str] = []
+        for row in rows:
+            parts.append(copy_line(columns, row, delimiter, millis))
+            if len(parts) >= batch:
+                yield "".join(parts).encode("utf-8")
+                parts = []
+        if parts:
+            yield "".join(parts).encode("utf-8")
+        return
+    if fmt == "json":
+        # CKAN writes the header together with the first records, so an empty result is
+        # only the closing bracket
+        head = (BOM if bom else "") + '{{\n  "fields": {},\n  "records": ['.format(json.dumps(
+            fields_json, ensure_ascii=False, separators=(",", ":")
+        ))
+        first = True
+        parts = []
+        for row in rows:
+            parts.append(("\n    " if first else ",\n    ") + json.dumps(
+                decode_row(columns, row, millis), ensure_ascii=False, separators=(",", ":")
+            ))
+            if first:
+                parts.insert(0, head)
+                first = False
+            if len(parts) >= batch:
+                yield "".join(parts).encode("utf-8")
+                parts = []
+        if parts:
+            yield "".join(parts).encode("utf-8")
+        yield b"\n]}\n"
+        return
+    # xml
+    out = (b"\xef\xbb\xbf" if bom else b"") + b'<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+    chunk = [out]
+    for row in rows:
+        chunk.append(xml_row(names, decode_row(columns, row, millis)))
+        if len(chunk) >= batch:
+            yield b"".join(chunk)
+            chunk = []
+    chunk.append(b"</data>\n")
+    yield b"".join(chunk)
