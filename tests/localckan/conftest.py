@@ -87,6 +87,14 @@ def ckan_config(site: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
+def ckan_app(ckan_config: Any) -> Any:
+    """Another CKAN app from the loaded config, built as CKAN's ``app`` fixture builds it."""
+    from ckan.config.middleware import make_app
+
+    return make_app(ckan_config)
+
+
+@pytest.fixture(scope="session")
 def site_url(ckan_config: Any) -> str:
     """The running CKAN server that shares this config's database: the oracle."""
     return str(ckan_config["ckan.site_url"]).rstrip("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 from pathlib import Path
@@ -207,6 +208,31 @@ def test_not_authorized_as_plain_user(
         site.call_action("package_create", data, context={"user": plain_user["name"]})
 
 
+def test_not_authorized_to_create_an_organization(
+    site: Any, plain_user: dict[str, Any], prefix: str, ckan_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ckanx._local import LocalCKAN
+
+    # only in this process (the server keeps CKAN's default, which lets users create them)
+    monkeypatch.setitem(ckan_config, "ckan.auth.user_create_organizations", False)
+    name = f"{prefix}-forbidden-org"
+    try:
+        with pytest.raises(NotAuthorized) as info:
+            LocalCKAN(username=plain_user["name"]).action.organization_create(name=name)
+        # CKAN names the user by id in this message
+        assert str(info.value) == (
+            f"organization_create: Access denied: User {plain_user['id']} not authorized to "
+            "create organizations"
+        )
+        assert info.value.error["__type"] == "Authorization Error"
+        with pytest.raises(NotFound):
+            site.action.organization_show(id=name)
+    finally:  # should the check ever let it through, do not leave it behind
+        with contextlib.suppress(NotFound):
+            site.action.organization_purge(id=name)
+
+
 def test_search_errors_match_the_api(site: Any, oracle: Any) -> None:
     with pytest.raises(SearchQueryError) as query_info:
         site.action.package_search(sort="name sideways")
@@ -238,4 +264,47 @@ def test_data_dict_must_be_a_mapping(site: Any) -> None:
 
 def test_dir_lists_ckan_actions(site: Any) -> None:
     names = dir(site.action)
-    assert {"package_show", "status_show", "datastore_search"} <= set(names)
+    # core actions only: under CKAN's own pytest plugin, plugins' actions are unloaded
+    assert {"package_show", "status_show", "dataset_purge", "api_token_create"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_request_context_reused_or_pushed_per_call(
+    site: Any, ckan_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flask
+
+    from ckanx import _local
+
+    # a script: no request is active; one is pushed for the call and popped after it
+    assert not flask.has_request_context()
+    assert site.action.status_show()
+    assert not flask.has_request_context()
+
+    # plugin code: the caller's request context is used as it is, no app is looked up
+    def no_app_lookup() -> Any:
+        raise AssertionError("LocalCKAN looked for an app inside an active request")
+
+    monkeypatch.setattr(_local, "_flask_app", no_app_lookup)
+    with ckan_app._wsgi_app.test_request_context("/dataset/"):
+        assert site.action.status_show()
+        assert flask.request.path == "/dataset/"
+    with pytest.raises(AssertionError, match="looked for an app"):
+        site.action.status_show()
+
+
+def test_datastore_create_and_search(site: Any, org: dict[str, Any], dataset_name: str) -> None:
+    # DataStore actions read the Flask request (ckanapi issue #13): they work from a script
+    package = site.action.package_create(name=dataset_name, owner_org=org["id"])
+    created = site.action.datastore_create(
+        resource={"package_id": package["id"], "name": "table"},
+        fields=[{"id": "code", "type": "text"}, {"id": "n", "type": "int"}],
+        primary_key=["code"], records=[{"code": "a", "n": 1}, {"code": "b", "n": 2}],
+    )
+    found = site.action.datastore_search(
+        resource_id=created["resource_id"], filters={"code": "b"}
+    )
+    assert found["total"] == 1
+    assert found["records"] == [{"_id": 2, "code": "b", "n": 2}]
+    site.action.datastore_delete(resource_id=created["resource_id"], force=True)  # drops the table
+    site.action.dataset_purge(id=package["id"])

@@ -15,14 +15,6 @@ pytestmark = pytest.mark.localckan
 CSV = b"k,v\nx,1\n"
 
 
-@pytest.fixture(scope="session")
-def ckan_app(ckan_config: Any) -> Any:
-    """A second CKAN app from the loaded config, as CKAN's ``app`` fixture builds it."""
-    from ckan.config.middleware import make_app
-
-    return make_app(ckan_config)
-
-
 @pytest.fixture(params=["CKANTestApp", "flask test_client"])
 def test_app(request: pytest.FixtureRequest, ckan_app: Any) -> Iterator[Any]:
     """CKAN's test app wrapper (what CKAN's ``app`` fixture gives) and a bare Flask test client."""
