@@ -171,7 +171,11 @@ def test_validation_error_matches_the_api(site: Any, site_token: str, oracle: An
     assert set(expected) >= {"name", "owner_org"}
     assert err.error == body["error"]
     assert isinstance(err, ckan.logic.ValidationError)
-    assert err.__cause__ is not None and err.__cause__.error_dict is not None
+    cause = err.__cause__
+    assert isinstance(cause, ckan.logic.ValidationError)
+    assert cause.error_dict == expected  # CKAN's exception is left as it was raised
+    # what extension code reads from CKAN's ValidationError still works on ours
+    assert err.error_summary == cause.error_summary
     assert str(err).startswith("package_create: ")
 
 
@@ -308,3 +312,27 @@ def test_datastore_create_and_search(site: Any, org: dict[str, Any], dataset_nam
     assert found["records"] == [{"_id": 2, "code": "b", "n": 2}]
     site.action.datastore_delete(resource_id=created["resource_id"], force=True)  # drops the table
     site.action.dataset_purge(id=package["id"])
+
+
+def test_script_without_config_gets_a_clear_error(tmp_path: Path) -> None:
+    # a fresh process: no CKAN app exists, and $CKAN_INI names no file
+    import subprocess
+    import sys
+
+    missing = tmp_path / "missing.ini"
+    code = (
+        "from ckanx._local import LocalCKAN\n"
+        "from ckanx._exceptions import CKANAPIError\n"
+        "try:\n"
+        "    LocalCKAN()\n"
+        "except CKANAPIError as err:\n"
+        "    print(type(err).__name__, err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "CKAN_INI": str(missing)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("CKANAPIError LocalCKAN: no CKAN app is running in this process")
+    assert "set CKAN_INI" in done.stdout
+    assert str(missing) in done.stdout
