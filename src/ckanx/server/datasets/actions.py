@@ -130,22 +130,22 @@ def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] |
 
 
 def sync_groups(ctx: Context, package_id: str, wanted: list[str]) -> None:
-    """Make the dataset's group memberships exactly ``wanted`` (organizations family's actions)."""
+    """Make the dataset's group memberships exactly ``wanted``.
+
+    Memberships live in the organizations family's ``member`` table. Its ``member_create`` for a
+    dataset delegates back to ``package_patch``, so going through that action here would recurse;
+    instead this uses its model function ``upsert_member`` to add, and marks removed memberships
+    deleted (what its ``member_delete`` does).
+    """
+    from ..organizations import models as org_models
+
     current = models.group_ids_of_package(ctx.conn, package_id)
-    for gid in current:
-        if gid not in wanted:
-            ctx.call(
-                "member_delete",
-                {"id": gid, "object": package_id, "object_type": "package"},
-                ignore_auth=True,
-            )
+    removed = [gid for gid in current if gid not in wanted]
+    if removed:
+        models.drop_package_memberships(ctx.conn, package_id, removed)
     for gid in wanted:
         if gid not in current:
-            ctx.call(
-                "member_create",
-                {"id": gid, "object": package_id, "object_type": "package", "capacity": "public"},
-                ignore_auth=True,
-            )
+            org_models.upsert_member(ctx.conn, gid, "package", package_id, "public")
 
 
 # ---------------------------------------------------------------- package actions
@@ -253,8 +253,8 @@ def package_delete(ctx: Context, data: dict[str, Any]) -> None:
     ref = require_id(data)
     pkg = load_package(ctx, ref)
     check_edit(ctx, pkg)
-    now = now_iso()
-    models.set_package_state(ctx.conn, pkg["id"], "deleted", now)
+    # CKAN leaves metadata_modified as it was when a dataset is deleted
+    models.set_package_state(ctx.conn, pkg["id"], "deleted", pkg["metadata_modified"])
     fresh = models.package_dict(ctx.conn, pkg["id"])
     assert fresh is not None
     record_activity(ctx, fresh, "deleted package")
@@ -300,47 +300,48 @@ def package_list(ctx: Context, data: dict[str, Any]) -> list[str]:
 
 @action("current_package_list_with_resources", read=True)
 def current_package_list_with_resources(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Public active datasets with their resources, most recently modified first."""
+    """Active datasets with their resources, most recently modified first.
+
+    Public ones only, except for sysadmins, who (as on CKAN) also get private ones.
+    """
     limit = int_param(data, "limit", None)
     offset = int_param(data, "offset", 0) or 0
     if limit is not None and limit < 0:
         raise errors.ValidationError({"limit": ["Must be a natural number"]})
-    ids = models.active_public_ids_by_modified(ctx.conn, limit, offset)
+    ids = models.active_ids_by_modified(ctx.conn, limit, offset, include_private=ctx.is_sysadmin)
     return models.package_dicts(ctx.conn, ids)
 
 
 def _bulk(ctx: Context, data: dict[str, Any], apply: str) -> None:
+    """CKAN's bulk_update_*: organization admins (and sysadmins) change many datasets at once.
+
+    As on CKAN, missing parameters make it a no-op, and the datasets' ``metadata_modified`` is
+    left alone (CKAN updates the rows directly).
+    """
     datasets = data.get("datasets")
-    org_id = data.get("org_id")
-    errs: dict[str, Any] = {}
-    if v.is_missing_or_empty(datasets):
-        errs["datasets"] = [v.MISSING_VALUE]
-    if v.is_missing_or_empty(org_id):
-        errs["org_id"] = [v.MISSING_VALUE]
-    if errs:
-        raise errors.ValidationError(errs)
+    org_ref = data.get("org_id")
     if isinstance(datasets, str):
         datasets = [datasets]
+    allowed = ctx.ignore_auth or ctx.is_sysadmin
+    if not allowed and org_ref not in (None, ""):
+        allowed = authz_module().org_capacity(ctx, str(org_ref)) == "admin"
+    if not allowed:
+        raise errors.NotAuthorized("Access denied")
+    if v.is_missing_or_empty(datasets) or v.is_missing_or_empty(org_ref):
+        return
     from .packages import org_embed
 
-    org = org_embed(ctx, str(org_id))
-    allowed = ctx.ignore_auth or ctx.is_sysadmin
-    if not allowed and org is not None:
-        capacity = authz_module().org_capacity(ctx, org["id"])
-        allowed = capacity == "admin"
-    if not allowed:
-        raise not_authorized(ctx, f"update datasets of organization {org_id}")
+    org = org_embed(ctx, str(org_ref))
     if org is None:
-        raise errors.NotFound("Not found: Organization not found")
-    now = now_iso()
+        raise errors.NotFound("Not found: package")
     for ref in datasets:
         row = models.find_package_row(ctx.conn, str(ref))
         if row is None or row["owner_org"] != org["id"]:
             continue
         if apply == "delete":
-            models.set_package_state(ctx.conn, row["id"], "deleted", now)
+            models.set_package_state(ctx.conn, row["id"], "deleted", row["metadata_modified"])
         else:
-            models.set_package_private(ctx.conn, row["id"], apply == "private", now)
+            models.set_package_private(ctx.conn, row["id"], apply == "private", row["metadata_modified"])
         pkg = models.package_dict(ctx.conn, row["id"])
         assert pkg is not None
         reindex(ctx, pkg)

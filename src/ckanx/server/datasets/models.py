@@ -333,6 +333,16 @@ def group_ids_of_package(conn: sqlite3.Connection, package_id: str) -> list[str]
     ]
 
 
+def drop_package_memberships(conn: sqlite3.Connection, package_id: str, group_ids: list[str]) -> None:
+    """Mark a dataset's memberships of these groups deleted (as the member_delete action does)."""
+    marks = ",".join("?" * len(group_ids))
+    conn.execute(
+        "UPDATE member SET state = 'deleted' WHERE table_name = 'package' AND table_id = ? "
+        f"AND state = 'active' AND group_id IN ({marks})",
+        (package_id, *group_ids),
+    )
+
+
 def find_group(conn: sqlite3.Connection, name_or_id: str) -> sqlite3.Row | None:
     """An active group (not an organization) by id or name."""
     return conn.execute(
@@ -553,9 +563,15 @@ def active_public_names(conn: sqlite3.Connection, limit: int | None, offset: int
     return [r["name"] for r in conn.execute(sql, params)]
 
 
-def active_public_ids_by_modified(conn: sqlite3.Connection, limit: int | None, offset: int) -> list[str]:
-    """Ids of public active datasets, newest ``metadata_modified`` first."""
-    sql = "SELECT id FROM package WHERE state = 'active' AND private = 0 ORDER BY metadata_modified DESC"
+def active_ids_by_modified(
+    conn: sqlite3.Connection, limit: int | None, offset: int, include_private: bool = False
+) -> list[str]:
+    """Ids of active datasets (public ones unless ``include_private``), newest first."""
+    sql = (
+        "SELECT id FROM package WHERE state = 'active'"
+        + ("" if include_private else " AND private = 0")
+        + " ORDER BY metadata_modified DESC"
+    )
     params: list[Any] = []
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"

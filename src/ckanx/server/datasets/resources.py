@@ -9,6 +9,7 @@ resource id only, so no client-supplied file name can reach the file system.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import uuid
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 
 from .. import app as app_module
 from .. import errors
@@ -332,7 +333,14 @@ async def download(server: EmbeddedCKAN, request: Request) -> Response:
     if kind == "forbidden":
         return HTMLResponse(_FORBIDDEN_HTML, status_code=403)
     if kind == "redirect":
-        return RedirectResponse(target, status_code=302)
+        # CKAN (Flask/Werkzeug) answers with a small HTML page along with the Location header
+        link = html.escape(target, quote=True)
+        body = (
+            "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+            "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target "
+            f'URL: <a href="{link}">{link}</a>. If not, click the link.\n'
+        )
+        return HTMLResponse(body, status_code=302, headers={"Location": target})
     path, res = target
     filename = params.get("filename") or str(res["url"]).rsplit("/", 1)[-1]
     return FileResponse(
