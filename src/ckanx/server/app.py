@@ -94,10 +94,17 @@ def authenticate(server: EmbeddedCKAN, token: str | None) -> dict[str, Any] | No
     return None
 
 
-def run_action(server: EmbeddedCKAN, spec: registry.ActionSpec, data: dict[str, Any], token: str | None) -> Any:
+def run_action(
+    server: EmbeddedCKAN,
+    spec: registry.ActionSpec,
+    data: dict[str, Any],
+    token: str | None,
+    query_params: list[tuple[str, str]] | None = None,
+) -> Any:
     user = authenticate(server, token)
     with server.db.transaction() as conn:
-        ctx = Context(server, conn, user)
+        # the raw query string rides in ctx.extra: datastore_search builds 2.11's _links from it
+        ctx = Context(server, conn, user, extra={"query_params": query_params or []})
         return spec.func(ctx, data)
 
 
@@ -117,7 +124,12 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
                 )
             data = await parse_data(request)
             result = await run_in_threadpool(
-                run_action, server, spec, data, request.headers.get(token_header)
+                run_action,
+                server,
+                spec,
+                data,
+                request.headers.get(token_header),
+                list(request.query_params.multi_items()),
             )
         except errors.BadRequest as exc:
             return bad_request(server, exc.detail)

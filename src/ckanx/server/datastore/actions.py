@@ -20,7 +20,7 @@ from ..context import Context, now_iso
 from ..errors import NotAuthorized, NotFound, ValidationError
 from ..registry import action
 from . import formats, query, types
-from .models import DataStore, Table, get_store, index_name, quote, valid_field_name
+from .models import DataStore, Table, get_store, index_name, valid_field_name
 
 ROWS_DEFAULT = 100
 ROWS_MAX = 32000
@@ -353,7 +353,7 @@ def datastore_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     pk_raw = scalars.get("primary_key")
     idx_raw = scalars.get("indexes")
     with ds.write():
-        ds.create(
+        inserted = ds.create(
             rid,
             fields_echo,
             records,
@@ -364,23 +364,6 @@ def datastore_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             aliases,
             scalars["delete_fields"],
         )
-        inserted: list[dict[str, Any]] = []
-        if include_records and records:
-            table = ds.table(rid)
-            assert table is not None
-            count = len(records)
-            cols = [query.Column("_id", "int", "_id")] + [
-                query.Column(f["id"], f["type"], quote(f["id"])) for f in table.fields
-            ]
-            sql = (
-                f"SELECT {', '.join(c.expr for c in cols)} FROM {quote(rid)} "
-                "ORDER BY _id DESC LIMIT ?"
-            )
-            rows = list(reversed(ds.conn.execute(sql, (count,)).fetchall()))
-            inserted = [
-                {k: v for k, v in rec.items() if v is not None or k in records[i]} | {"_id": rec["_id"]}
-                for i, rec in enumerate(formats.render(cols, rows, "objects"))
-            ]
         set_active(ctx, rid, True)
 
     out = sorted_echo(scalars)
@@ -453,10 +436,14 @@ def datastore_upsert(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     ds = store(ctx)
     if ds.table(rid) is None:
         raise NotFound(f'Not found: Resource "{rid}" was not found.')
-    ds.upsert(rid, records if records is not None else [], method, bool(echo.get("dry_run")))
+    written = ds.upsert(rid, records if records is not None else [], method, bool(echo.get("dry_run")))
     out = sorted_echo(echo)
-    if (ctx.version == "2.11" or include_records) and records:
-        out["records"] = records
+    if ctx.version == "2.11":
+        if records:
+            out["records"] = records
+    elif include_records:
+        # 2.12: the rows as stored (with _id and every column)
+        out["records"] = written
     return out
 
 
@@ -534,10 +521,13 @@ def datastore_delete(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             out["filters"] = None
         return out
     where, args = query.delete_where(table, filters, ctx.version)
-    ds.delete_rows(rid, where, args)
+    returning = ctx.version == "2.12" and to_bool(data.get("include_deleted_records", False))
+    deleted = ds.delete_rows(table, where, args, returning)
     out["filters"] = filters
     if ctx.version == "2.12" and filters:
         out["filterops"] = _filterops_echo(filters, table)
+    if returning:
+        out["deleted_records"] = deleted
     return out
 
 
@@ -794,17 +784,12 @@ def datastore_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                 and not select.distinct
                 and out["total"] >= threshold
             )
-    if ctx.version == "2.12" and params.get("include_next_page") and rows:
-        order = select.order.replace(" NULLS LAST", "").replace(" NULLS FIRST", "")
-        if order in ("_id ASC", '"_id" ASC', '"_id" DESC'):
-            ids = [r[0] for r in ds.conn.execute(
-                f"SELECT _id FROM ({select.sql(real, limit, offset)[0]})", args
-            ).fetchall()] if "_id" not in [c.name for c in select.columns] else [
-                r[[c.name for c in select.columns].index("_id")] for r in rows
-            ]
-            if ids:
-                op = "lt" if order.endswith("DESC") else "gt"
-                out["next_page"] = {"_id": {op: min(ids) if op == "lt" else max(ids)}}
+    if ctx.version == "2.12" and params.get("include_next_page") and rows and select.keyset:
+        # keyset paging on _id: the filter that continues after this page
+        ids = [r[0] for r in ds.conn.execute(select.ids_sql(real, limit, offset), args[len(select.select_args):])]
+        if ids:
+            op = "lt" if select.keyset == "desc" else "gt"
+            out["next_page"] = {"_id": {op: min(ids) if op == "lt" else max(ids)}}
     return out
 
 
@@ -870,7 +855,6 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             raise _message_error("Query is not a single statement")
         raise ValidationError({"query": ["Query is not a single statement."]})
     ds = store(ctx)
-    names = ds.table_names()
     system = {"_ds_meta", "_ds_alias", "sqlite_master", "sqlite_schema", "sqlite_sequence",
               "sqlite_temp_master", "sqlite_stat1", "dbstat"}
     refused: list[errors.ActionError] = []

@@ -197,8 +197,11 @@ class DataStore:
         idx_raw: Any,
         aliases: list[str],
         delete_fields: bool,
-    ) -> None:
-        """Create or alter a table, then insert ``records``. Raises CKAN's ValidationErrors."""
+    ) -> list[dict[str, Any]]:
+        """Create or alter a table, then insert ``records`` (returned as stored rows).
+
+        Raises CKAN's ValidationErrors.
+        """
         with self.write() as conn:
             existing = self.table(resource_id, conn)
             old_types = existing.types if existing else {}
@@ -306,7 +309,8 @@ class DataStore:
                         "INSERT INTO _ds_alias (name, resource_id) VALUES (?, ?)", (alias, resource_id)
                     )
             if records:
-                self._write_records(conn, table, records, "insert")
+                return self.rows_by_id(table, self._write_records(conn, table, records, "insert"))
+            return []
 
     def _column_defs(self, table: Table) -> str:
         cols = ["_id INTEGER PRIMARY KEY", "_full_text TEXT"]
@@ -388,8 +392,10 @@ class DataStore:
 
     # -- upsert ---------------------------------------------------------------------------
 
-    def upsert(self, resource_id: str, records: Any, method: str, dry_run: bool) -> None:
-        """Write ``records`` with CKAN's insert / update / upsert rules."""
+    def upsert(
+        self, resource_id: str, records: Any, method: str, dry_run: bool
+    ) -> list[dict[str, Any]]:
+        """Write ``records`` with CKAN's insert / update / upsert rules; the written rows."""
         with self.lock:
             outer = self.conn.in_transaction
             if not outer:
@@ -397,17 +403,35 @@ class DataStore:
             try:
                 table = self.table(resource_id)
                 assert table is not None
-                self._write_records(self.conn, table, records, method)
+                ids = self._write_records(self.conn, table, records, method)
+                rows = self.rows_by_id(table, ids)
             except BaseException:
                 if not outer:
                     self.conn.execute("ROLLBACK")
                 raise
             if not outer:
                 self.conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            return rows
+
+    def rows_by_id(self, table: Table, ids: list[int]) -> list[dict[str, Any]]:
+        """Full rows (``_id`` first, JSON values) for ``ids``, in that order."""
+        cols = ["_id", *(f["id"] for f in table.fields)]
+        ftypes = table.types
+        out = []
+        for rowid in ids:
+            row = self.conn.execute(
+                f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(table.resource_id)} WHERE _id = ?",
+                (rowid,),
+            ).fetchone()
+            if row is not None:
+                out.append({c: types.decode(v, ftypes[c]) for c, v in zip(cols, row, strict=False)})
+        return out
 
     def _write_records(
         self, conn: sqlite3.Connection, table: Table, records: Any, method: str
-    ) -> None:
+    ) -> list[int]:
+        """Write records; the ``_id`` of each written row, in order."""
+        written: list[int] = []
         ftypes = {f["id"]: f["type"] for f in table.fields}
         order = [f["id"] for f in table.fields]
         rid = quote(table.resource_id)
@@ -430,11 +454,12 @@ class DataStore:
                 cols = [c for c in order if c in row]
                 doc = fulltext.document(types.decode(row[c], ftypes[c]) for c in order if c in row)
                 try:
-                    conn.execute(
+                    cur = conn.execute(
                         f"INSERT INTO {rid} (_full_text{''.join(', ' + quote(c) for c in cols)}) "
                         f"VALUES (?{', ?' * len(cols)})",
                         [doc, *(row[c] for c in cols)],
                     )
+                    written.append(int(cur.lastrowid or 0))
                 except sqlite3.IntegrityError:
                     raise ValidationError(
                         {
@@ -445,7 +470,7 @@ class DataStore:
                             "records_row": last,
                         }
                     ) from None
-            return
+            return written
         # update / upsert: the key is _id when given, else the primary key
         for num, record in enumerate(records):
             if not isinstance(record, dict):
@@ -470,11 +495,12 @@ class DataStore:
                     raise ValidationError({"key": [f'key "{named}" not found']})
                 cols = [c for c in order if c in row]
                 doc = fulltext.document(types.decode(row[c], ftypes[c]) for c in order if c in row)
-                conn.execute(
+                cur = conn.execute(
                     f"INSERT INTO {rid} (_full_text{''.join(', ' + quote(c) for c in cols)}) "
                     f"VALUES (?{', ?' * len(cols)})",
                     [doc, *(row[c] for c in cols)],
                 )
+                written.append(int(cur.lastrowid or 0))
                 continue
             sets = [c for c in order if c in row and c not in key_cols]
             if sets:
@@ -487,6 +513,8 @@ class DataStore:
             ).fetchone() if order else ()
             doc = fulltext.document(types.decode(v, ftypes[c]) for c, v in zip(order, full, strict=False))
             conn.execute(f"UPDATE {rid} SET _full_text = ? WHERE _id = ?", (doc, found[0]))
+            written.append(int(found[0]))
+        return written
 
     def _coerce_record(
         self, table: Table, ftypes: dict[str, str], record: dict[str, Any], num: int, allow_id: bool
@@ -516,11 +544,22 @@ class DataStore:
             conn.execute("DELETE FROM _ds_meta WHERE resource_id = ?", (resource_id,))
             conn.execute(f"DROP TABLE IF EXISTS {quote(resource_id)}")
 
-    def delete_rows(self, resource_id: str, where: str, args: list[Any]) -> int:
-        """Delete the rows matching a WHERE clause built by :mod:`.query`."""
+    def delete_rows(
+        self, table: Table, where: str, args: list[Any], returning: bool = False
+    ) -> list[dict[str, Any]]:
+        """Delete the rows matching a WHERE clause built by :mod:`.query`.
+
+        ``returning``: also return the deleted rows (2.12's ``include_deleted_records``).
+        """
         with self.write() as conn:
-            cur = conn.execute(f"DELETE FROM {quote(resource_id)} WHERE {where}", args)
-            return cur.rowcount
+            deleted: list[dict[str, Any]] = []
+            if returning:
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT _id FROM {quote(table.resource_id)} WHERE {where} ORDER BY _id", args
+                )]
+                deleted = self.rows_by_id(table, ids)
+            conn.execute(f"DELETE FROM {quote(table.resource_id)} WHERE {where}", args)
+            return deleted
 
     def count(self, resource_id: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {quote(resource_id)}").fetchone()[0])

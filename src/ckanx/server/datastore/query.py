@@ -50,6 +50,19 @@ class Select:
     distinct: bool
     select_args: list[Any] = field(default_factory=list)
     order_args: list[Any] = field(default_factory=list)
+    keyset: str = ""  # "asc"/"desc" when the order is _id alone (2.12's include_next_page)
+
+    def ids_sql(self, table: str, limit: int | None, offset: int) -> str:
+        """The ``_id`` of each row of the page (same WHERE/ORDER/LIMIT), for ``next_page``."""
+        sql = f"SELECT _id FROM {quote(table)}"
+        if self.where:
+            sql += f" WHERE {self.where}"
+        if self.order:
+            sql += f" ORDER BY {self.order}"
+        sql += " LIMIT ?"
+        if offset:
+            sql += " OFFSET ?"
+        return sql
 
     def sql(
         self, table: str, limit: int | None, offset: int, after_id: tuple[str, int] | None = None
@@ -341,9 +354,11 @@ def build(
             order = [f"{c.expr} ASC NULLS FIRST" for c in columns]
         elif not order:
             order = ["_id ASC"]
-        elif not distinct:
+        elif not distinct and not any(o.startswith('"_id" ') for o in order):
             order.append("_id ASC")
     sel = Select(columns, " AND ".join(where), args, ", ".join(order), distinct, select_args, order_args)
+    if not distinct and order in (["_id ASC"], ['"_id" ASC NULLS LAST'], ['"_id" DESC NULLS FIRST']):
+        sel.keyset = "desc" if "DESC" in order[0] else "asc"
     return sel, requested
 
 
