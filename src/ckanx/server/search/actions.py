@@ -199,11 +199,10 @@ def labels_filter(index: SearchIndex, labels: list[str] | None) -> int | None:
     """Bits of the documents carrying at least one of ``labels``."""
     if labels is None:
         return None
+    from .engine import union
+
     plist = index.postings.get("permission_labels", {})
-    bits = 0
-    for label in labels:
-        bits |= plist.get(label, 0)
-    return bits
+    return union((plist[label] for label in labels if label in plist), index.nbits)
 
 
 def _solr_error(query: dict[str, Any], message: str) -> errors.SearchError:

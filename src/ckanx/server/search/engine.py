@@ -1,8 +1,12 @@
 """The in-memory search index: posting lists as Python int bitsets.
 
-Every indexed document gets a *slot* (a bit position). For each ``(field, term)`` the index keeps an
-``int`` whose set bits are the slots holding that term, so boolean queries are ``&``/``|``/``~`` on
-ints, facet counts are ``(postings & matches).bit_count()``, and a result set is one int. A replaced
+Every indexed document gets a *slot* (a bit position). For each ``(field, term)`` the index keeps a
+posting list: an ``int`` whose set bits are the slots holding that term when the term is common, or
+a compact ``array('I')`` of slots when it is rare (a bitset costs N/8 bytes whatever its population,
+which would make unique values such as ids or URLs cost O(N^2) memory). Boolean queries are
+``&``/``|``/``~`` on ints (rare terms are turned into ints on the fly), facet counts are
+``(postings & matches).bit_count()`` or membership tests of the rare slots, and a result set is one
+int. A replaced
 or removed document only clears its bit in ``live`` (its old postings stay, masked by ``live``); the
 owner rebuilds the index when dead slots pile up (:attr:`SearchIndex.needs_compaction`).
 
@@ -21,9 +25,11 @@ import bisect
 import datetime as dt
 import fnmatch
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import lucene
@@ -44,6 +50,7 @@ _BYTE_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
 _TEXT_COLUMNS = frozenset(("title",))
 _NO_COLUMN = frozenset(("data_dict", "validated_data_dict", "notes", "text"))
 
+Posting = "int | array[int]"
 FetchDocs = Callable[[list[str]], dict[str, dict[str, Any]]]
 
 
@@ -80,12 +87,56 @@ def bits_to_slots(bits: int, nbits: int) -> list[int]:
     return out
 
 
+def bits_from_slots(slots: Iterable[int], nbits: int) -> int:
+    """An int bitset with the given slots set (one allocation, not one per slot)."""
+    buf = bytearray((nbits >> 3) + 1)
+    for s in slots:
+        buf[s >> 3] |= 1 << (s & 7)
+    return int.from_bytes(buf, "little")
+
+
+def as_bits(posting: int | array, nbits: int) -> int:
+    """A posting list as an int bitset."""
+    if isinstance(posting, int):
+        return posting
+    if len(posting) == 1:
+        return 1 << posting[0]
+    return bits_from_slots(posting, nbits)
+
+
+def union(postings: Iterable[int | array], nbits: int) -> int:
+    """OR of many posting lists; the rare ones are gathered and materialised once."""
+    out = 0
+    rare: list[int] = []
+    for p in postings:
+        if isinstance(p, int):
+            out |= p
+        else:
+            rare.extend(p)
+    if rare:
+        out |= bits_from_slots(rare, nbits)
+    return out
+
+
 def canonical_date(value: object) -> str | None:
     """A date as Solr stores it (millisecond precision), in a sortable string form."""
-    d = value if isinstance(value, dt.datetime) else parse_date(str(value))
-    if d is None:
-        return None
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+    if isinstance(value, dt.datetime):
+        return _format_date(value)
+    text = str(value)
+    if text.startswith("NOW"):
+        d = parse_date(text)  # not cacheable: depends on the clock
+        return None if d is None else _format_date(d)
+    return _canonical_date_str(text)
+
+
+@lru_cache(maxsize=65536)
+def _canonical_date_str(text: str) -> str | None:
+    d = parse_date(text)
+    return None if d is None else _format_date(d)
+
+
+def _format_date(d: dt.datetime) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond // 1000:03d}"
 
 
 def solr_date_output(canon: str) -> str:
@@ -140,8 +191,10 @@ class SearchIndex:
         self.slot_of: dict[str, int] = {}
         self.ids: list[str | None] = []
         self.live = 0
-        self.postings: dict[str, dict[str, int]] = {}
-        self.exists: dict[str, int] = {}
+        self.postings: dict[str, dict[str, int | array]] = {}
+        self.exists: dict[str, int | array] = {}
+        self._bulk = False
+        self._bulk_live: list[int] = []
         self.columns: dict[str, list[Any]] = {}
         self.multi: dict[str, list[tuple[str, ...] | None]] = {}
         self.version = 0
@@ -171,8 +224,10 @@ class SearchIndex:
         slot = len(self.ids)
         self.ids.append(doc_id)
         self.slot_of[doc_id] = slot
-        bit = 1 << slot
-        self.live |= bit
+        if self._bulk:
+            self._bulk_live.append(slot)
+        else:
+            self.live |= 1 << slot
         self.version += 1
         if self.keep_docs:
             self.docs[slot] = doc
@@ -183,19 +238,20 @@ class SearchIndex:
             for dest in copy_targets(name):
                 values.setdefault(dest, []).extend(vals)
         postings = self.postings
+        cache: dict[tuple[str, str], list[str]] = {}
         for name, vals in values.items():
             kind, multi = field_info(name)
             if kind == "stored":
                 continue
-            terms = self._terms(kind, vals)
+            terms = list(dict.fromkeys(self._terms(kind, vals, cache)))
             if not terms:
                 continue
             plist = postings.get(name)
             if plist is None:
                 plist = postings[name] = {}
             for term in terms:
-                plist[term] = plist.get(term, 0) | bit
-            self.exists[name] = self.exists.get(name, 0) | bit
+                self._post(plist, term, slot)
+            self._post(self.exists, name, slot)
             if name in _NO_COLUMN or (kind in TEXT_KINDS and name not in _TEXT_COLUMNS):
                 continue
             if kind == "text_ngram":
@@ -213,6 +269,42 @@ class SearchIndex:
                 col.extend([None] * (slot + 1 - len(col)))
                 col[slot] = self._column_value(kind, vals[0])
 
+    def _post(self, plist: dict[str, int | array], term: str, slot: int) -> None:
+        p = plist.get(term)
+        if p is None:
+            plist[term] = array("I", (slot,))
+        elif isinstance(p, int):
+            plist[term] = p | (1 << slot)
+        else:
+            p.append(slot)
+            if not self._bulk and len(p) > self._dense_threshold():
+                plist[term] = bits_from_slots(p, self.nbits)
+
+    def _dense_threshold(self) -> int:
+        # an array of k slots costs 4k bytes, a bitset nbits/8: switch when the bitset is smaller
+        return max(64, self.nbits // 32)
+
+    def add_many(self, docs: Iterable[dict[str, Any]]) -> int:
+        """Index many documents (rebuilds): posting lists are densified once at the end."""
+        self._bulk = True
+        n = 0
+        try:
+            for doc in docs:
+                self.add(doc)
+                n += 1
+        finally:
+            self._bulk = False
+            if self._bulk_live:
+                self.live |= bits_from_slots(self._bulk_live, self.nbits)
+                self._bulk_live = []
+            limit = self._dense_threshold()
+            for plist in [*self.postings.values(), self.exists]:
+                for term, p in plist.items():
+                    if not isinstance(p, int) and len(p) > limit:
+                        plist[term] = bits_from_slots(p, self.nbits)
+            self.version += 1
+        return n
+
     @staticmethod
     def _column_value(kind: str, value: Any) -> Any:
         if kind == "date":
@@ -222,13 +314,16 @@ class SearchIndex:
         return to_text(value)
 
     @staticmethod
-    def _terms(kind: str, vals: list[Any]) -> list[str]:
+    def _terms(kind: str, vals: list[Any], cache: dict[tuple[str, str], list[str]]) -> list[str]:
         if kind in TEXT_KINDS:
             out: list[str] = []
             for v in vals:
-                toks, extras = analyze_text(kind, to_text(v), True)
-                out.extend(toks)
-                out.extend(extras)
+                text = to_text(v)
+                got = cache.get((kind, text))
+                if got is None:
+                    toks, extras = analyze_text(kind, text, True)
+                    got = cache[(kind, text)] = toks + extras
+                out.extend(got)
             return list(dict.fromkeys(out))
         if kind == "text_ngram":
             return [to_text(v).lower() for v in vals]
@@ -243,6 +338,8 @@ class SearchIndex:
         slot = self.slot_of.pop(str(doc_id), None)
         if slot is None:
             return
+        if self._bulk and slot in self._bulk_live:
+            self._bulk_live.remove(slot)
         self.live &= ~(1 << slot)
         self.version += 1
         self.docs.pop(slot, None)
@@ -284,11 +381,11 @@ class SearchIndex:
         values = [p[0] for p in pairs]
         slots = [p[1] for p in pairs]
         prefix = [0]
-        acc = 0
+        buf = bytearray((self.nbits >> 3) + 1)
         for k in range(0, len(slots), _CHECKPOINT):
             for s in slots[k : k + _CHECKPOINT]:
-                acc |= 1 << s
-            prefix.append(acc)
+                buf[s >> 3] |= 1 << (s & 7)
+            prefix.append(int.from_bytes(buf, "little"))
         view = _SortedView(values, slots, prefix)
         self._views[name] = (self.version, view)
         return view
@@ -299,16 +396,10 @@ class SearchIndex:
             return 0
         ci, cj = -(-i // _CHECKPOINT), j // _CHECKPOINT
         if ci > cj:  # both ends inside one checkpoint block
-            acc = 0
-            for s in view.slots[i:j]:
-                acc |= 1 << s
-            return acc
+            return bits_from_slots(view.slots[i:j], self.nbits)
         acc = view.prefix[cj] ^ view.prefix[ci]
-        for s in view.slots[i : ci * _CHECKPOINT]:
-            acc |= 1 << s
-        for s in view.slots[cj * _CHECKPOINT : j]:
-            acc |= 1 << s
-        return acc
+        edges = view.slots[i : ci * _CHECKPOINT] + view.slots[cj * _CHECKPOINT : j]
+        return acc | bits_from_slots(edges, self.nbits) if edges else acc
 
     # ------------------------------------------------------------------ searching
 
@@ -473,7 +564,7 @@ class SearchIndex:
             col = self.columns.get(name)
             mcol = self.multi.get(name)
             nwords = self.nbits // 64 + 1
-            by_bits_cost = len(plist) * (nwords * 0.002 + 0.3)
+            by_bits_cost = sum(nwords * 0.002 + 0.3 if isinstance(p, int) else len(p) * 0.1 for p in plist.values())
             by_docs_cost = count * 0.4 + nwords * 0.05
             if kind not in TEXT_KINDS and kind != "text_ngram" and (col or mcol) and by_docs_cost < by_bits_cost:
                 counter: Counter[str] = Counter()
@@ -493,8 +584,12 @@ class SearchIndex:
                 else:
                     counts = dict(counter)
             else:
-                for term, bits in plist.items():
-                    c = (bits & matches).bit_count()
+                raw = matches.to_bytes((self.nbits >> 3) + 1, "little")
+                for term, p in plist.items():
+                    if isinstance(p, int):
+                        c = (p & matches).bit_count()
+                    else:
+                        c = sum(raw[s >> 3] >> (s & 7) & 1 for s in p)
                     if c:
                         counts[term] = c
             if kind == "date":
@@ -592,8 +687,9 @@ class _Evaluator:
         assert isinstance(node, TermQuery)
         plist = self.ix.postings.get(name, {})
         text = node.text
+        nbits = self.ix.nbits
         if node.wildcard and text == "*":
-            return self.ix.exists.get(name, 0)
+            return as_bits(self.ix.exists.get(name, 0), nbits)
         if kind in TEXT_KINDS:
             if node.wildcard:
                 return self._wildcard(name, plist, text.lower())
@@ -601,73 +697,66 @@ class _Evaluator:
             if not toks:
                 return None
             if len(toks) == 1:
-                return plist.get(toks[0], 0)
+                return as_bits(plist.get(toks[0], 0), nbits)
             return self._phrase(name, kind, plist, toks, allow_joined=not node.phrase)
         if kind == "text_ngram":
             words = text.lower().split()
             if not words:
                 return None
-            out = 0
-            for term, bits in plist.items():
-                if all(w in term for w in words):
-                    out |= bits
-            return out
+            return union((p for term, p in plist.items() if all(w in term for w in words)), nbits)
         if kind == "date":
             d = canonical_date(text)
             if d is None:
                 raise SearchSyntaxError(f"Invalid Date String:'{text}'")
-            return plist.get(d, 0)
+            return as_bits(plist.get(d, 0), nbits)
         if kind == "number":
             n = parse_number(text)
             if n is None:
                 raise SearchSyntaxError(f"Invalid Number: {text}")
-            return plist.get(_number_key(n), 0)
+            return as_bits(plist.get(_number_key(n), 0), nbits)
         if node.wildcard:
             return self._wildcard(name, plist, text)
-        return plist.get(text, 0)
+        return as_bits(plist.get(text, 0), nbits)
 
-    def _wildcard(self, name: str, plist: dict[str, int], pattern: str) -> int:
+    def _wildcard(self, name: str, plist: dict[str, int | array], pattern: str) -> int:
         key = (name, pattern)
         cached = self.ix._wild.get(key)
         if cached and cached[0] == self.ix.version:
             return cached[1]
         if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?[]"):
             prefix = pattern[:-1]
-            out = 0
-            for term, bits in plist.items():
-                if term.startswith(prefix):
-                    out |= bits
+            out = union((p for term, p in plist.items() if term.startswith(prefix)), self.ix.nbits)
         else:
             rx = re.compile(fnmatch.translate(pattern), re.DOTALL)
-            out = 0
-            for term, bits in plist.items():
-                if rx.match(term):
-                    out |= bits
+            out = union((p for term, p in plist.items() if rx.match(term)), self.ix.nbits)
         if len(self.ix._wild) > 256:
             self.ix._wild.clear()
         self.ix._wild[key] = (self.ix.version, out)
         return out
 
-    def _phrase(self, name: str, kind: str, plist: dict[str, int], toks: list[str], allow_joined: bool) -> int:
+    def _phrase(
+        self, name: str, kind: str, plist: dict[str, int | array], toks: list[str], allow_joined: bool
+    ) -> int:
+        nbits = self.ix.nbits
         candidates = self.ix.live
         for t in toks:
-            candidates &= plist.get(t, 0)
+            candidates &= as_bits(plist.get(t, 0), nbits)
             if not candidates:
                 break
-        joined = plist.get("".join(toks), 0) if allow_joined else 0
+        joined = as_bits(plist.get("".join(toks), 0), nbits) if allow_joined else 0
         if not candidates:
             return joined
         slots = bits_to_slots(candidates & ~joined, self.ix.nbits)
         docs = self.ix._docs_for(slots, self.fetch_docs)
-        out = joined
+        hits: list[int] = []
         n = len(toks)
         for s, doc in docs.items():
             for value in _field_values(doc, name):
                 seq, _ = analyze_text(kind, to_text(value), True)
                 if any(seq[i : i + n] == toks for i in range(len(seq) - n + 1)):
-                    out |= 1 << s
+                    hits.append(s)
                     break
-        return out
+        return joined | bits_from_slots(hits, nbits) if hits else joined
 
     def _range(self, node: RangeQuery, name: str, kind: str) -> int:
         conv: Callable[[str], Any]
@@ -684,24 +773,28 @@ class _Evaluator:
         if (node.lo is not None and lo is None) or (node.hi is not None and hi is None):
             raise SearchSyntaxError(f"Invalid range value: [{node.lo} TO {node.hi}]")
         if lo is None and hi is None:
-            return self.ix.exists.get(name, 0)
+            return as_bits(self.ix.exists.get(name, 0), self.ix.nbits)
         view = self.ix.sorted_view(name) if name not in self.ix.multi else None
         if view is not None and kind not in TEXT_KINDS:
             vals = view.values
-            i = 0 if lo is None else (bisect.bisect_left(vals, lo) if node.include_lo else bisect.bisect_right(vals, lo))
-            j = len(vals) if hi is None else (bisect.bisect_right(vals, hi) if node.include_hi else bisect.bisect_left(vals, hi))
+            if lo is None:
+                i = 0
+            else:
+                i = bisect.bisect_left(vals, lo) if node.include_lo else bisect.bisect_right(vals, lo)
+            if hi is None:
+                j = len(vals)
+            else:
+                j = bisect.bisect_right(vals, hi) if node.include_hi else bisect.bisect_left(vals, hi)
             return self.ix._range_from_view(view, i, j)
-        out = 0
-        for term, bits in self.ix.postings.get(name, {}).items():
-            v: Any = term
-            if kind == "number":
-                v = float(term)
+        chosen = []
+        for term, p in self.ix.postings.get(name, {}).items():
+            v: Any = float(term) if kind == "number" else term
             if lo is not None and (v < lo or (v == lo and not node.include_lo)):
                 continue
             if hi is not None and (v > hi or (v == hi and not node.include_hi)):
                 continue
-            out |= bits
-        return out
+            chosen.append(p)
+        return union(chosen, self.ix.nbits)
 
 
 def _analyze_bound(kind: str) -> Callable[[str], str | None]:

@@ -72,12 +72,7 @@ def remove_package(server: EmbeddedCKAN, package_id: str) -> None:
 
 def index_many(server: EmbeddedCKAN, pkg_dicts: Iterable[dict[str, Any]]) -> int:
     """Index many datasets at once (bulk loads, benchmarks); returns how many."""
-    index = get_index(server)
-    n = 0
-    for pkg in pkg_dicts:
-        index.add(document_for(server.db.conn, pkg))
-        n += 1
-    return n
+    return get_index(server).add_many(document_for(server.db.conn, pkg) for pkg in pkg_dicts)
 
 
 def rebuild(server: EmbeddedCKAN) -> None:
@@ -90,8 +85,7 @@ def rebuild(server: EmbeddedCKAN) -> None:
     fresh = SearchIndex()
     with server.db.transaction() as conn:
         namer = _vocabulary_namer(conn)
-        for pkg in models.iter_package_dicts(conn):
-            fresh.add(solr_document(pkg, namer))
+        fresh.add_many(solr_document(pkg, namer) for pkg in models.iter_package_dicts(conn))
     server.state[STATE_KEY] = fresh
 
 

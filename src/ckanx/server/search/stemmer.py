@@ -127,7 +127,7 @@ def _has_vowel(s: str) -> bool:
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Stem one lowercase word."""
-    if len(word) <= 2:
+    if len(word) <= 2 or word.isdigit():
         return word
     if word in _EXCEPTIONS:
         return _EXCEPTIONS[word]
