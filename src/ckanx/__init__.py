@@ -21,7 +21,7 @@ from ._exceptions import (
     UnknownAction,
     ValidationError,
 )
-from ._local import LocalCKAN, TestAppCKAN
+from ._local import CKANNotInstalledError, LocalCKAN, TestAppCKAN
 from ._remote import RemoteCKAN
 from ._version import __version__
 
@@ -30,6 +30,7 @@ __all__ = [
     "AsyncClient",
     "BadRequest",
     "CKANAPIError",
+    "CKANNotInstalledError",
     "Client",
     "ConfigError",
     "HTTPStatusError",
