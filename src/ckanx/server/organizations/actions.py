@@ -279,7 +279,7 @@ def _list(ctx: Context, data: dict[str, Any], *, is_org: bool) -> list[Any]:
     ]
     reverse = direction == "desc"
     if sort_field in ("packages", "package_count"):
-        counts = models.public_dataset_counts(ctx)
+        counts = models.dataset_counts(ctx)
         key = "owner_org" if is_org else "groups"
 
         def count(g: dict[str, Any]) -> int:
@@ -368,7 +368,7 @@ def organization_list_for_user(ctx: Context, data: dict[str, Any]) -> list[dict[
             capacity = row.pop("member_capacity")
             orgs.append((models._row(row), capacity))  # type: ignore[arg-type]
     with_counts = as_bool(data.get("include_dataset_count"))
-    counts = models.public_dataset_counts(ctx)["owner_org"] if with_counts and orgs else {}
+    counts = models.dataset_counts(ctx)["owner_org"] if with_counts and orgs else {}
     out = [
         models.list_dict(
             ctx,
@@ -405,7 +405,7 @@ def group_list_authz(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]
             f"AND m.capacity IN ({','.join('?' * len(roles))})",
             (user["id"], *roles),
         ).fetchall()
-    counts = models.public_dataset_counts(ctx)["groups"] if rows else {}
+    counts = models.dataset_counts(ctx)["groups"] if rows else {}
     out = [
         models.list_dict(
             ctx,

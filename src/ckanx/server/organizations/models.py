@@ -357,12 +357,25 @@ def list_dict(
     return out
 
 
-def public_dataset_counts(ctx: Context) -> dict[str, dict[str, int]]:
-    """CKAN's ``get_group_dataset_counts``: public dataset counts per ``owner_org`` id and per
-    group name, from search facets."""
+def _site_view(ctx: Context) -> Context:
+    """A context acting as CKAN's site user (a sysadmin), for counts CKAN takes unfiltered."""
+    from ..context import Context as Ctx
+
+    site_user = user_models.get_user(ctx.conn, user_models.SITE_USER_NAME)
+    return Ctx(ctx.server, ctx.conn, site_user, ctx.ignore_auth, ctx.extra)
+
+
+def dataset_counts(ctx: Context) -> dict[str, dict[str, int]]:
+    """CKAN's ``get_group_dataset_counts``: active dataset counts (private ones included, as
+    CKAN's facet query applies no permission filter) per ``owner_org`` id and per group name."""
     result = _search(
-        _anonymous_view(ctx),  # public datasets only, whoever asks
-        {"rows": 0, "facet.field": ["groups", "owner_org"], "facet.limit": -1},
+        _site_view(ctx),
+        {
+            "rows": 0,
+            "include_private": True,
+            "facet.field": ["groups", "owner_org"],
+            "facet.limit": -1,
+        },
     )
     facets = (result or {}).get("facets") or {}
     return {
