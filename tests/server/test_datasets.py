@@ -399,3 +399,22 @@ def test_package_dicts_for_search(api: Api, org: dict[str, Any], server: Any) ->
         everything = {p["id"]: p for p in models.iter_package_dicts(conn)}
     assert got == [shown_b, ok(api("package_show", {"id": a["id"]}))]
     assert everything[b["id"]]["state"] == "deleted" and a["id"] in everything
+
+
+@pytest.mark.parametrize(
+    ("ckan_version", "empty_order"),
+    [
+        ("2.11", ["resources", "tags", "extras", "groups"]),
+        ("2.12", ["extras", "resources", "tags", "groups"]),
+    ],
+)
+def test_empty_list_order_per_version(
+    api: Api, org: dict[str, Any], server: Any, ckan_version: str, empty_order: list[str]
+) -> None:
+    pkg = create(api, org, "order")
+    assert list(pkg)[-6:] == [*empty_order, "relationships_as_subject", "relationships_as_object"]
+    tagged = create(api, org, "order-tags", tags=[{"name": "zz"}])
+    rest = [k for k in empty_order if k != "tags"]
+    assert list(tagged)[-6:] == ["tags", *rest, "relationships_as_subject", "relationships_as_object"]
+    with server.db.transaction() as conn:
+        assert list(models.package_dicts(conn, [pkg["id"]])[0]) == list(pkg)

@@ -295,7 +295,8 @@ def package_list(ctx: Context, data: dict[str, Any]) -> list[str]:
         raise errors.ValidationError({"limit": ["Must be a natural number"]})
     if offset < 0:
         raise errors.ValidationError({"offset": ["Must be a natural number"]})
-    return models.active_public_names(ctx.conn, limit, offset)
+    # CKAN applies limit/offset only when truthy: limit=0 means "all"
+    return models.active_public_names(ctx.conn, limit or None, offset)
 
 
 @action("current_package_list_with_resources", read=True)
@@ -304,10 +305,12 @@ def current_package_list_with_resources(ctx: Context, data: dict[str, Any]) -> l
 
     Public ones only, except for sysadmins, who (as on CKAN) also get private ones.
     """
-    limit = int_param(data, "limit", None)
+    # CKAN runs a package_search: 10 rows by default, at most 1000
+    limit = int_param(data, "limit", 10)
     offset = int_param(data, "offset", 0) or 0
     if limit is not None and limit < 0:
         raise errors.ValidationError({"limit": ["Must be a natural number"]})
+    limit = min(limit if limit is not None else 10, 1000)
     ids = models.active_ids_by_modified(ctx.conn, limit, offset, include_private=ctx.is_sysadmin)
     return models.package_dicts(ctx.conn, ids)
 

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .. import hooks
 from ..db import register_schema
 from ..organizations import schema as _org_schema  # noqa: F401  ("group"/"member", read here)
 
@@ -122,8 +123,21 @@ LICENSES: dict[str, tuple[str, str, bool]] = {
 }
 
 # Order in which CKAN appends the list fields that are empty (they come after the non-empty
-# lists, which are sorted by name with the scalar fields before them).
-_EMPTY_LIST_ORDER = ("resources", "tags", "extras", "groups")
+# lists, which are sorted by name with the scalar fields before them); it changed in 2.12.
+_EMPTY_LIST_ORDER = {
+    "2.11": ("resources", "tags", "extras", "groups"),
+    "2.12": ("extras", "resources", "tags", "groups"),
+}
+# Which CKAN version each open catalog connection imitates (filled by a startup hook), so that
+# package_dicts(conn, ids) can render the right key order without being told.
+_CONN_VERSION: dict[int, str] = {}
+
+
+def _remember_version(server: Any) -> None:
+    _CONN_VERSION[id(server.db.conn)] = server.ckan_version
+
+
+hooks.STARTUP.append(_remember_version)
 
 
 def new_id() -> str:
@@ -200,6 +214,7 @@ def render(
     resources: list[dict[str, Any]],
     organization: dict[str, Any] | None,
     groups: list[dict[str, Any]],
+    version: str = "2.11",
 ) -> dict[str, Any]:
     """One dataset as ``package_show`` returns it to a sysadmin, in CKAN's key order."""
     core = json.loads(row["core"])
@@ -253,7 +268,7 @@ def render(
     for key in sorted(lists):
         if lists[key]:
             out[key] = lists[key]
-    for key in _EMPTY_LIST_ORDER:
+    for key in _EMPTY_LIST_ORDER.get(version, _EMPTY_LIST_ORDER["2.11"]):
         if not lists[key]:
             out[key] = []
     out["relationships_as_subject"] = []
@@ -383,7 +398,10 @@ def _render_rows(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict
     resources = _resources_by_package(conn, ids)
     orgs = org_embeds(conn, [r["owner_org"] for r in rows if r["owner_org"]])
     groups = package_groups(conn, ids)
-    return [render(row, resources[row["id"]], orgs.get(row["owner_org"] or ""), groups[row["id"]]) for row in rows]
+    version = _CONN_VERSION.get(id(conn), "2.11")
+    return [
+        render(row, resources[row["id"]], orgs.get(row["owner_org"] or ""), groups[row["id"]], version) for row in rows
+    ]
 
 
 def package_dicts(conn: sqlite3.Connection, ids: list[str]) -> list[dict[str, Any]]:
