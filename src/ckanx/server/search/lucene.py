@@ -214,9 +214,7 @@ class _Parser:
                 break
             conj = None
             if tok.kind in ("AND", "OR"):
-                if not clauses:
-                    raise QuerySyntaxError(f"Encountered \"{tok.kind}\" at start of clause")
-                conj = tok.kind
+                conj = tok.kind  # a leading conjunction is ignored, as the Solr stand-in does
                 self.take()
                 tok = self.peek()
             mods = None
