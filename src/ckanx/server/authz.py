@@ -200,22 +200,49 @@ def _pkg(pkg: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def can_read_package(ctx: Context, pkg: Mapping[str, Any]) -> bool:
-    """CKAN's ``package_show`` auth.
+def dataset_labels(pkg: Mapping[str, Any]) -> list[str]:
+    """CKAN's default permission labels of a dataset (``DefaultPermissionLabels``).
 
-    ``pkg`` needs ``state``, ``private`` and ``owner_org`` (a package dict or a row as a dict).
-    Active public datasets (and active unowned ones): everyone. Drafts: whoever may edit them.
-    Private or deleted datasets: members of the owner organization (any capacity) and sysadmins.
+    ``["public"]`` for an active public dataset; otherwise ``["member-<owner org id>"]``, or
+    ``["creator-<creator user id>"]`` for a dataset without an organization.
+    """
+    if _pkg(pkg, "state", "active") == "active" and not pkg.get("private"):
+        return ["public"]
+    owner_org = pkg.get("owner_org")
+    if owner_org:
+        return [f"member-{owner_org}"]
+    return [f"creator-{pkg.get('creator_user_id')}"]
+
+
+def user_dataset_labels(ctx: Context) -> list[str]:
+    """The labels the caller may read: ``public``, ``creator-<own id>`` and ``member-<org id>``
+    for each active organization they belong to (any capacity; every one for sysadmins).
+
+    Search can filter on these exactly as CKAN's ``package_search`` does.
+    """
+    labels = ["public"]
+    user = _active_user(ctx)
+    if user is None:
+        return labels
+    labels.append(f"creator-{user['id']}")
+    labels.extend(f"member-{org_id}" for org_id in user_org_ids(ctx, "read"))
+    return labels
+
+
+def can_read_package(ctx: Context, pkg: Mapping[str, Any]) -> bool:
+    """CKAN's ``package_show`` auth (permission labels).
+
+    ``pkg`` needs ``state``, ``private``, ``owner_org`` and ``creator_user_id`` (a package dict or
+    a row as a dict). Active public datasets: everyone. Anything else (private, draft, deleted):
+    members of the owner organization in any capacity, or the creator when there is no
+    organization; sysadmins always.
     """
     if _bypass(ctx):
         return True
-    state = _pkg(pkg, "state", "active")
-    owner_org = pkg.get("owner_org")
-    if state.startswith("draft"):
-        return can_edit_package(ctx, pkg)
-    if state == "active" and (not owner_org or not pkg.get("private")):
+    labels = dataset_labels(pkg)
+    if labels == ["public"]:
         return True
-    return has_permission(ctx, owner_org, "read")
+    return bool(set(labels) & set(user_dataset_labels(ctx)))
 
 
 def can_edit_package(ctx: Context, pkg: Mapping[str, Any]) -> bool:

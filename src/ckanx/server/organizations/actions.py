@@ -593,13 +593,12 @@ def _set_group_datasets(ctx: Context, group: dict[str, Any], packages: list[Any]
         pkg = _dataset(ctx, ref) if ref else None
         if pkg is not None:
             wanted[pkg["id"]] = pkg
-    _count, current = models.group_datasets(ctx, group, rows=1000)
-    for pkg in current:
-        if pkg["id"] not in wanted:
-            full = _dataset(ctx, pkg["id"])
+    current_ids = models.group_package_ids(ctx.conn, group["id"])
+    for pkg_id in current_ids:
+        if pkg_id not in wanted:
+            full = _dataset(ctx, pkg_id)
             if full is not None:
                 _set_dataset_group(ctx, full, group, add=False)
-    current_ids = {p["id"] for p in current}
     for pkg_id, pkg in wanted.items():
         if pkg_id not in current_ids:
             _set_dataset_group(ctx, pkg, group, add=True)
@@ -698,11 +697,21 @@ def member_list(ctx: Context, data: dict[str, Any]) -> list[list[str]]:
         for row in ctx.conn.execute(sql + " ORDER BY rowid", params):
             out.append([row[0], "user", ROLE_TITLES.get(row[1], row[1])])
     if obj_type in (None, "", "package"):
-        # Datasets' memberships live with the datasets: ask search, as group_show does.
-        pkg_capacity = "organization" if group["is_organization"] else "public"
-        if not capacity or capacity == pkg_capacity:
-            _count, pkgs = models.group_datasets(ctx, group, rows=1000)
-            out.extend([p["id"], "package", pkg_capacity] for p in pkgs)
+        if group["is_organization"]:
+            # CKAN keeps an "organization" member row per owned dataset; here ownership is the
+            # dataset's owner_org, so ask search (unfiltered, as the site user) for them.
+            if not capacity or capacity == "organization":
+                out.extend([pid, "package", "organization"] for pid in models.owned_dataset_ids(ctx, group))
+        else:
+            sql = (
+                "SELECT table_id, capacity FROM member WHERE group_id = ? "
+                "AND table_name = 'package' AND state = 'active'"
+            )
+            params = [group["id"]]
+            if capacity:
+                sql += " AND capacity = ?"
+                params.append(capacity)
+            out.extend([r[0], "package", r[1]] for r in ctx.conn.execute(sql + " ORDER BY rowid", params))
     return out
 
 

@@ -250,6 +250,26 @@ def group_datasets(ctx: Context, group: dict[str, Any], *, rows: int | None = 0)
     return int(result.get("count", 0)), list(result.get("results", []))
 
 
+def group_package_ids(conn: sqlite3.Connection, group_id: str) -> list[str]:
+    """Ids of the datasets that are active members of a group (the member table, which the
+    datasets family writes when a dataset's ``groups`` change)."""
+    rows = conn.execute(
+        "SELECT table_id FROM member WHERE group_id = ? AND table_name = 'package' AND state = 'active' ORDER BY rowid",
+        (group_id,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def owned_dataset_ids(ctx: Context, org: dict[str, Any]) -> list[str]:
+    """Ids of the datasets an organization owns, private ones included (searched as the site
+    user, since CKAN's member rows for them ignore who is asking)."""
+    result = _search(
+        _site_view(ctx),
+        {"fq": dataset_fq(org), "rows": 1000, "include_private": True, "fl": "id"},
+    )
+    return [r["id"] for r in (result or {}).get("results", [])]
+
+
 def live_dataset_count(conn: sqlite3.Connection, org_id: str) -> int:
     """Datasets (any state but deleted) owned by an organization: CKAN refuses to delete or
     purge an organization that still has some."""
