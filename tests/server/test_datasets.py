@@ -418,3 +418,19 @@ def test_empty_list_order_per_version(
     assert list(tagged)[-6:] == ["tags", *rest, "relationships_as_subject", "relationships_as_object"]
     with server.db.transaction() as conn:
         assert list(models.package_dicts(conn, [pkg["id"]])[0]) == list(pkg)
+
+
+def test_blank_title_null_extra_and_text_coercion(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(
+        api,
+        org,
+        "coerce",
+        title="   ",
+        notes=5,
+        version=1.5,
+        tags=[{"name": "dup"}, {"name": "dup"}],
+        extras=[{"key": "gone", "value": None}, {"key": "x", "value": "1", "deleted": True}, {"key": "x", "value": 2}],
+    )
+    assert (pkg["title"], pkg["notes"], pkg["version"]) == ("coerce", "5", "1.5")
+    assert [t["name"] for t in pkg["tags"]] == ["dup"]
+    assert pkg["extras"] == [{"key": "x", "value": "2"}]

@@ -205,3 +205,26 @@ def test_purge_removes_uploaded_file(api: Api, pkg: dict[str, Any], server: Any)
 )
 def test_munge_filename(given: str, expected: str) -> None:
     assert validation.munge_filename(given) == expected
+
+
+def test_values_kept_or_normalised_as_ckan(api: Api, pkg: dict[str, Any]) -> None:
+    res = ok(
+        api(
+            "resource_create",
+            {
+                "package_id": pkg["id"],
+                "url": "  example.com/a.csv ",
+                "ex_int": 5,
+                "ex_dict": {"a": 1},
+                "datastore_active": "true",
+                "created": "2020-01-02",
+                "last_modified": "2020-01-02T03:04:05.123Z",
+                "position": 99,
+            },
+        )
+    )
+    # a link without a scheme is shown as http://..., extras keep their JSON types
+    assert res["url"] == "http://example.com/a.csv"
+    assert (res["ex_int"], res["ex_dict"], res["datastore_active"]) == (5, {"a": 1}, "true")
+    assert (res["created"], res["last_modified"]) == ("2020-01-02T00:00:00", "2020-01-02T03:04:05.123000")
+    assert res["position"] == 0

@@ -22,6 +22,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 from .. import hooks
 from ..db import register_schema
@@ -196,6 +197,10 @@ def render_resource(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     data["package_id"] = row["package_id"]
     data["position"] = row["position"]
     data["state"] = row["state"]
+    url = data.get("url")
+    if url and data.get("url_type") != "upload" and not urlparse(str(url)).scheme:
+        # CKAN shows a link without a scheme as http://<link>
+        data["url"] = "http://" + str(url).lstrip("/")
     return {k: data[k] for k in sorted(data)}
 
 

@@ -83,9 +83,8 @@ def _extras(data: dict[str, Any], errs: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if key is not None:
             live_keys.append(str(key))
-        if not e:
-            value = extra["value"]
-            out.append({"key": str(key), "value": v.as_text(value) if value is not None else ""})
+        if not e and extra["value"] is not None:  # CKAN drops an extra whose value is null
+            out.append({"key": str(key), "value": v.as_text(extra["value"])})
     if any(item_errors):
         errs["extras"] = item_errors
     duplicates = [k for k in dict.fromkeys(live_keys) if live_keys.count(k) > 1]
@@ -189,9 +188,11 @@ def normalize_resource(
                 errs[key] = [err]
             res[key] = date if (date or key != "created") else now
         elif key == "datastore_active":
-            res[key] = value if isinstance(value, bool) else v.boolean(value)
+            res[key] = value  # CKAN's schema only ignores it when missing: kept as sent
         elif key == "format":
             res[key] = value
+        elif key == "url":
+            res[key] = v.as_text(value).strip() if value is not None else None
         elif key in v.RESOURCE_TEXT_KEYS:
             res[key] = v.as_text(value)
         else:
@@ -316,7 +317,8 @@ def prepare(
 
     core: dict[str, Any] = {}
     title = data.get("title")
-    core["title"] = v.as_text(title) if not v.is_missing_or_empty(title) else name
+    blank = v.is_missing_or_empty(title) or (isinstance(title, str) and not title.strip())
+    core["title"] = name if blank else v.as_text(title)
     for key in v.PACKAGE_TEXT_FIELDS:
         value = v.as_text(data.get(key))
         if key in ("author_email", "maintainer_email") and isinstance(value, str):
