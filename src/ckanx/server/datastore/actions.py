@@ -217,7 +217,7 @@ def set_active(ctx: Context, resource_id: str, flag: bool) -> None:
     patch: dict[str, Any] = {"id": resource_id, "datastore_active": flag}
     if ctx.version == "2.12" and res.get("url_type") in RW_URL_TYPES:
         patch["last_modified"] = now_iso()
-    if res.get("url") == "_datastore_only_resource":
+    if res.get("url") in ("_datastore_only_resource", "http://_datastore_only_resource"):
         # CKAN shows a DataStore-only resource's url as its dump link
         patch["url"] = f"{ctx.site_url}/datastore/dump/{resource_id}"
     ctx.call("resource_patch", patch, ignore_auth=True)
@@ -226,8 +226,19 @@ def set_active(ctx: Context, resource_id: str, flag: bool) -> None:
 # -- datastore_create ---------------------------------------------------------------------------
 
 CREATE_KEYS = {
-    "resource_id", "id", "force", "aliases", "fields", "delete_fields", "primary_key", "indexes",
-    "triggers", "calculate_record_count", "records", "resource", "include_records",
+    "resource_id",
+    "id",
+    "force",
+    "aliases",
+    "fields",
+    "delete_fields",
+    "primary_key",
+    "indexes",
+    "triggers",
+    "calculate_record_count",
+    "records",
+    "resource",
+    "include_records",
 }
 
 
@@ -268,9 +279,7 @@ def datastore_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if fields_in is None:
         fields_in = []
     if not isinstance(fields_in, list) or not all(isinstance(f, dict) for f in fields_in):
-        bad = fields_in if not isinstance(fields_in, list) else next(
-            f for f in fields_in if not isinstance(f, dict)
-        )
+        bad = fields_in if not isinstance(fields_in, list) else next(f for f in fields_in if not isinstance(f, dict))
         raise IntegrityError(
             f"Only lists of dicts can be placed against subschema ('fields',), not {type(bad)}",
             {"fields": fields_in},
@@ -395,8 +404,16 @@ def _resource_id_first(out: dict[str, Any]) -> dict[str, Any]:
 
 # -- datastore_upsert ---------------------------------------------------------------------------
 
-UPSERT_KEYS = {"resource_id", "id", "force", "method", "calculate_record_count", "dry_run", "records",
-               "include_records"}
+UPSERT_KEYS = {
+    "resource_id",
+    "id",
+    "force",
+    "method",
+    "calculate_record_count",
+    "dry_run",
+    "records",
+    "include_records",
+}
 
 
 def _resource_id_param(data: dict[str, Any]) -> str:
@@ -449,8 +466,7 @@ def datastore_upsert(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 
 # -- datastore_delete / datastore_records_delete ------------------------------------------------
 
-DELETE_KEYS = {"resource_id", "id", "force", "calculate_record_count", "filters",
-               "include_deleted_records"}
+DELETE_KEYS = {"resource_id", "id", "force", "calculate_record_count", "filters", "include_deleted_records"}
 
 
 def _filterops_echo(filters: Any, table: Table) -> Any:
@@ -614,8 +630,21 @@ def _db_size(ds: DataStore) -> int:
 # -- datastore_search ---------------------------------------------------------------------------
 
 SEARCH_KEYS = {
-    "resource_id", "id", "q", "plain", "filters", "language", "limit", "offset", "fields", "sort",
-    "distinct", "include_total", "total_estimation_threshold", "records_format", "full_text",
+    "resource_id",
+    "id",
+    "q",
+    "plain",
+    "filters",
+    "language",
+    "limit",
+    "offset",
+    "fields",
+    "sort",
+    "distinct",
+    "include_total",
+    "total_estimation_threshold",
+    "records_format",
+    "full_text",
 }
 
 
@@ -695,9 +724,7 @@ def validate_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     return sorted_echo(out)
 
 
-def run_search(
-    ctx: Context, params: dict[str, Any], table: Table
-) -> tuple[query.Select, list[str] | None]:
+def run_search(ctx: Context, params: dict[str, Any], table: Table) -> tuple[query.Select, list[str] | None]:
     """Leftover-parameter checks (in CKAN's order) and the query."""
     junk = params.get("__extras")
     if junk:
@@ -761,9 +788,7 @@ def datastore_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         rows = ds.conn.execute(sql, args).fetchall()
     except sqlite3.Error as exc:
         raise ValidationError({"query": ["Invalid query"], "info": {"orig": [str(exc)]}}) from None
-    records = formats.render(
-        select.columns, rows, params["records_format"], millis=ctx.version == "2.12"
-    )
+    records = formats.render(select.columns, rows, params["records_format"], millis=ctx.version == "2.12")
     out = {k: v for k, v in params.items() if k != "__extras"}
     if ctx.version == "2.12" and params.get("filters"):
         out["filterops"] = _filterops_echo(params["filters"], table)
@@ -779,14 +804,11 @@ def datastore_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             # whose estimate reaches the threshold; the count here is always exact
             threshold = params.get("total_estimation_threshold")
             out["total_was_estimated"] = bool(
-                threshold is not None
-                and not select.where
-                and not select.distinct
-                and out["total"] >= threshold
+                threshold is not None and not select.where and not select.distinct and out["total"] >= threshold
             )
     if ctx.version == "2.12" and params.get("include_next_page") and rows and select.keyset:
         # keyset paging on _id: the filter that continues after this page
-        ids = [r[0] for r in ds.conn.execute(select.ids_sql(real, limit, offset), args[len(select.select_args):])]
+        ids = [r[0] for r in ds.conn.execute(select.ids_sql(real, limit, offset), args[len(select.select_args) :])]
         if ids:
             op = "lt" if select.keyset == "desc" else "gt"
             out["next_page"] = {"_id": {op: min(ids) if op == "lt" else max(ids)}}
@@ -796,15 +818,79 @@ def datastore_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 # -- datastore_search_sql -----------------------------------------------------------------------
 
 ALLOWED_FUNCTIONS = {
-    "count", "sum", "avg", "min", "max", "total", "group_concat", "string_agg",
-    "abs", "round", "lower", "upper", "length", "substr", "substring", "trim", "ltrim", "rtrim",
-    "replace", "coalesce", "ifnull", "nullif", "instr", "like", "glob", "printf", "format",
-    "typeof", "date", "time", "datetime", "julianday", "strftime", "unixepoch", "cast",
-    "json_extract", "json_array_length", "json_each", "json_type", "json", "iif", "sign",
-    "floor", "ceil", "ceiling", "sqrt", "power", "pow", "exp", "ln", "log", "log10", "mod",
-    "random", "hex", "quote", "char", "unicode", "likely", "unlikely", "row_number", "rank",
-    "dense_rank", "lag", "lead", "first_value", "last_value", "ntile", "percent_rank",
-    "cume_dist", "nth_value", "concat", "concat_ws",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "total",
+    "group_concat",
+    "string_agg",
+    "abs",
+    "round",
+    "lower",
+    "upper",
+    "length",
+    "substr",
+    "substring",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "coalesce",
+    "ifnull",
+    "nullif",
+    "instr",
+    "like",
+    "glob",
+    "printf",
+    "format",
+    "typeof",
+    "date",
+    "time",
+    "datetime",
+    "julianday",
+    "strftime",
+    "unixepoch",
+    "cast",
+    "json_extract",
+    "json_array_length",
+    "json_each",
+    "json_type",
+    "json",
+    "iif",
+    "sign",
+    "floor",
+    "ceil",
+    "ceiling",
+    "sqrt",
+    "power",
+    "pow",
+    "exp",
+    "ln",
+    "log",
+    "log10",
+    "mod",
+    "random",
+    "hex",
+    "quote",
+    "char",
+    "unicode",
+    "likely",
+    "unlikely",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "ntile",
+    "percent_rank",
+    "cume_dist",
+    "nth_value",
+    "concat",
+    "concat_ws",
 }
 
 
@@ -834,7 +920,7 @@ def _single_statement(sql: str) -> tuple[bool, str]:
             i = n if j < 0 else j + 2
             continue
         if ch == ";":
-            rest = sql[i + 1:].strip()
+            rest = sql[i + 1 :].strip()
             return (not rest), sql[:i]
         i += 1
     return True, sql
@@ -855,8 +941,16 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             raise _message_error("Query is not a single statement")
         raise ValidationError({"query": ["Query is not a single statement."]})
     ds = store(ctx)
-    system = {"_ds_meta", "_ds_alias", "sqlite_master", "sqlite_schema", "sqlite_sequence",
-              "sqlite_temp_master", "sqlite_stat1", "dbstat"}
+    system = {
+        "_ds_meta",
+        "_ds_alias",
+        "sqlite_master",
+        "sqlite_schema",
+        "sqlite_sequence",
+        "sqlite_temp_master",
+        "sqlite_stat1",
+        "dbstat",
+    }
     refused: list[errors.ActionError] = []
     read_tables: dict[str, set[str]] = {}
 
@@ -879,12 +973,15 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         if code == sqlite3.SQLITE_RECURSIVE:
             return sqlite3.SQLITE_OK
         kind = {
-            sqlite3.SQLITE_INSERT: "InsertStmt", sqlite3.SQLITE_UPDATE: "UpdateStmt",
+            sqlite3.SQLITE_INSERT: "InsertStmt",
+            sqlite3.SQLITE_UPDATE: "UpdateStmt",
             sqlite3.SQLITE_DELETE: "DeleteStmt",
         }.get(code, "Statement")
-        refused.append(_message_error(f"Invalid query AST element: {kind}")
-                       if ctx.version == "2.12"
-                       else ValidationError({"query": [f"not authorized: {kind}"]}))
+        refused.append(
+            _message_error(f"Invalid query AST element: {kind}")
+            if ctx.version == "2.12"
+            else ValidationError({"query": [f"not authorized: {kind}"]})
+        )
         return sqlite3.SQLITE_DENY
 
     # CKAN wraps the query as SELECT * FROM (<sql>) AS blah LIMIT n; here the authorizer keeps
@@ -897,7 +994,7 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                 "info": {"statement": [wrapped], "params": [{}], "orig": ['syntax error at or near ";"']},
             }
         )
-    if re.search(r'(?i)(\b_table_metadata\b|\bpg_\w+|\binformation_schema\b)', body) and not re.search(
+    if re.search(r"(?i)(\b_table_metadata\b|\bpg_\w+|\binformation_schema\b)", body) and not re.search(
         r"(?i)\bpg_\w+\s*\(", body
     ):
         raise NotAuthorized("Access denied: Not authorized to access system tables")
@@ -912,9 +1009,7 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                 raise refused[0] from None
             missing_fn = re.match(r"no such function: (\S+)", str(exc))
             if missing_fn:
-                raise NotAuthorized(
-                    f"Access denied: Not authorized to call function {missing_fn.group(1)}"
-                ) from None
+                raise NotAuthorized(f"Access denied: Not authorized to call function {missing_fn.group(1)}") from None
             if ctx.version == "2.12" and "syntax error" in str(exc):
                 raise _message_error(f"Invalid SQL: {exc}") from None
             raise ValidationError(
@@ -935,9 +1030,7 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         if res is None or not can_read(ctx, package_of(ctx, res)):
             if ctx.version == "2.12":
                 raise NotAuthorized("Access denied: Not authorized to read resource.")
-            raise NotAuthorized(
-                f"Access denied: User {ctx.user_name} not authorized to read resource {real}"
-            )
+            raise NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to read resource {real}")
     column_types = _sql_column_types(ds, read_tables)
     names_out = [_pg_column_name(d[0], body) for d in description]
     ctypes = []
@@ -1007,9 +1100,7 @@ def _sql_column_types(ds: DataStore, read_tables: dict[str, set[str]]) -> dict[s
 def datastore_function_create(ctx: Context, data: dict[str, Any]) -> None:
     """Not supported by the embedded DataStore (PostgreSQL trigger functions)."""
     if not ctx.is_sysadmin:
-        raise NotAuthorized(
-            f"Access denied: User {ctx.user_name} not authorized to access datastore_function_create"
-        )
+        raise NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to access datastore_function_create")
     raise ValidationError({"definition": ["trigger functions are not supported by the embedded DataStore"]})
 
 
@@ -1017,9 +1108,7 @@ def datastore_function_create(ctx: Context, data: dict[str, Any]) -> None:
 def datastore_function_delete(ctx: Context, data: dict[str, Any]) -> None:
     """Not supported by the embedded DataStore (PostgreSQL trigger functions)."""
     if not ctx.is_sysadmin:
-        raise NotAuthorized(
-            f"Access denied: User {ctx.user_name} not authorized to access datastore_function_delete"
-        )
+        raise NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to access datastore_function_delete")
     raise NotFound(f"Function {data.get('name')} was not found")
 
 

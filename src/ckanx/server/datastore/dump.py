@@ -147,4 +147,3 @@ def register() -> None:
     route = "/datastore/dump/{resource_id}"
     if not any(path == route for path, _fn, _m in app.EXTRA_ROUTES):
         app.EXTRA_ROUTES.append((route, dump_endpoint, ["GET"]))
-

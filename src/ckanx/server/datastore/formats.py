@@ -23,8 +23,11 @@ BOM = "\ufeff"
 def decode_row(columns: Sequence[Column], row: Sequence[Any], millis: bool = False) -> list[Any]:
     """Stored values -> JSON values (timestamps as datastore_search prints them)."""
     return [
-        (round(v, 9) if c.ctype == "float" and v is not None and c.name.startswith("rank") else
-         types.decode(v, c.ctype, seconds=True, millis=millis))
+        (
+            round(v, 9)
+            if c.ctype == "float" and v is not None and c.name.startswith("rank")
+            else types.decode(v, c.ctype, seconds=True, millis=millis)
+        )
         for c, v in zip(columns, row, strict=False)
     ]
 
@@ -38,9 +41,7 @@ def copy_field(value: str | None, delimiter: str) -> str:
     return value
 
 
-def copy_line(
-    columns: Sequence[Column], row: Sequence[Any], delimiter: str, millis: bool = False
-) -> str:
+def copy_line(columns: Sequence[Column], row: Sequence[Any], delimiter: str, millis: bool = False) -> str:
     """One row as a COPY csv line (with its ``\\n``)."""
     out = []
     for c, v in zip(columns, row, strict=False):
@@ -52,9 +53,7 @@ def copy_line(
     return delimiter.join(out) + "\n"
 
 
-def render(
-    columns: Sequence[Column], rows: Iterable[Sequence[Any]], fmt: str, millis: bool = False
-) -> Any:
+def render(columns: Sequence[Column], rows: Iterable[Sequence[Any]], fmt: str, millis: bool = False) -> Any:
     """``records`` of a datastore_search result in ``records_format`` ``fmt``.
 
     ``millis``: 2.12's timestamp format (``.000``).
@@ -133,15 +132,16 @@ def dump_chunks(
     if fmt == "json":
         # CKAN writes the header together with the first records, so an empty result is
         # only the closing bracket
-        head = (BOM if bom else "") + '{{\n  "fields": {},\n  "records": ['.format(json.dumps(
-            fields_json, ensure_ascii=False, separators=(",", ":")
-        ))
+        head = (BOM if bom else "") + '{{\n  "fields": {},\n  "records": ['.format(
+            json.dumps(fields_json, ensure_ascii=False, separators=(",", ":"))
+        )
         first = True
         parts = []
         for row in rows:
-            parts.append(("\n    " if first else ",\n    ") + json.dumps(
-                decode_row(columns, row, millis), ensure_ascii=False, separators=(",", ":")
-            ))
+            parts.append(
+                ("\n    " if first else ",\n    ")
+                + json.dumps(decode_row(columns, row, millis), ensure_ascii=False, separators=(",", ":"))
+            )
             if first:
                 parts.insert(0, head)
                 first = False

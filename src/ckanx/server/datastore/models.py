@@ -117,9 +117,7 @@ class DataStore:
 
     def reader(self) -> sqlite3.Connection:
         """A new read-only connection (its own snapshot; for streaming and ``search_sql``)."""
-        conn = sqlite3.connect(
-            f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
-        )
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
         setup_connection(conn)
         return conn
 
@@ -142,10 +140,14 @@ class DataStore:
 
     def table(self, resource_id: str, conn: sqlite3.Connection | None = None) -> Table | None:
         """The table of a resource id (not an alias), or ``None``."""
-        row = (conn or self.conn).execute(
-            "SELECT fields, primary_key, indexes FROM _ds_meta WHERE resource_id = ?",
-            (resource_id,),
-        ).fetchone()
+        row = (
+            (conn or self.conn)
+            .execute(
+                "SELECT fields, primary_key, indexes FROM _ds_meta WHERE resource_id = ?",
+                (resource_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         return Table(resource_id, json.loads(row[0]), json.loads(row[1]), json.loads(row[2]))
@@ -161,9 +163,7 @@ class DataStore:
     def aliases(self, resource_id: str) -> list[str]:
         return [
             r[0]
-            for r in self.conn.execute(
-                "SELECT name FROM _ds_alias WHERE resource_id = ? ORDER BY name", (resource_id,)
-            )
+            for r in self.conn.execute("SELECT name FROM _ds_alias WHERE resource_id = ? ORDER BY name", (resource_id,))
         ]
 
     def table_names(self) -> set[str]:
@@ -174,8 +174,7 @@ class DataStore:
 
     def _save_meta(self, conn: sqlite3.Connection, table: Table) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO _ds_meta (resource_id, fields, primary_key, indexes) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO _ds_meta (resource_id, fields, primary_key, indexes) VALUES (?, ?, ?, ?)",
             (
                 table.resource_id,
                 json.dumps(table.fields),
@@ -214,15 +213,11 @@ class DataStore:
                     # CKAN leaves an existing column's type alone
                     ctype = old_types[fid]
                     if "type" in f and types.canonical_type(f["type"]) is None:
-                        raise ValidationError(
-                            {"fields": [f'"{f["type"]}" is not a valid field type']}
-                        )
+                        raise ValidationError({"fields": [f'"{f["type"]}" is not a valid field type']})
                 elif "type" in f and f["type"] is not None:
                     ctype = types.canonical_type(f["type"])
                     if ctype is None:
-                        raise ValidationError(
-                            {"fields": [f'"{f["type"]}" is not a valid field type']}
-                        )
+                        raise ValidationError({"fields": [f'"{f["type"]}" is not a valid field type']})
                 else:
                     guessed = None
                     if records and isinstance(records[0], dict) and fid in records[0]:
@@ -252,10 +247,12 @@ class DataStore:
                 for key, value in records[0].items():
                     if key not in known and valid_field_name(key):
                         guessed = types.guess_type(value)
-                        new_fields.append({
-                            "id": key,
-                            "type": "json" if guessed == "nested" else types.canonical_type(guessed) or "text",
-                        })
+                        new_fields.append(
+                            {
+                                "id": key,
+                                "type": "json" if guessed == "nested" else types.canonical_type(guessed) or "text",
+                            }
+                        )
                         known.add(key)
             if len(set(ids)) != len(ids):
                 raise ValidationError({"field": ["Duplicate column names are not supported"]})
@@ -280,15 +277,11 @@ class DataStore:
             pk = primary_key if primary_key is not None else (existing.primary_key if existing else [])
             for col in pk:
                 if col not in all_ids:
-                    raise ValidationError(
-                        {"index": [f'The field "{list(pk)}" is not a valid column name.']}
-                    )
+                    raise ValidationError({"index": [f'The field "{list(pk)}" is not a valid column name.']})
             idx = list(existing.indexes) if existing else []
             for col in indexes or []:
                 if col not in all_ids and col != "_id":
-                    raise ValidationError(
-                        {"index": [f'The field "{col}" is not a valid column name.']}
-                    )
+                    raise ValidationError({"index": [f'The field "{col}" is not a valid column name.']})
                 if col not in idx:
                     idx.append(col)
             table = Table(resource_id, all_fields, list(pk), idx)
@@ -298,16 +291,12 @@ class DataStore:
                 self._alter_sql(conn, existing, table)
             self._save_meta(conn, table)
             for alias in aliases:
-                owner = conn.execute(
-                    "SELECT resource_id FROM _ds_alias WHERE name = ?", (alias,)
-                ).fetchone()
+                owner = conn.execute("SELECT resource_id FROM _ds_alias WHERE name = ?", (alias,)).fetchone()
                 if owner and owner[0] != resource_id:
                     raise ValidationError({"alias": [f'"{alias}" is not a valid alias name']})
                 if owner is None:
                     conn.execute(f"CREATE VIEW {quote(alias)} AS SELECT * FROM {quote(resource_id)}")
-                    conn.execute(
-                        "INSERT INTO _ds_alias (name, resource_id) VALUES (?, ?)", (alias, resource_id)
-                    )
+                    conn.execute("INSERT INTO _ds_alias (name, resource_id) VALUES (?, ?)", (alias, resource_id))
             if records:
                 return self.rows_by_id(table, self._write_records(conn, table, records, "insert"))
             return []
@@ -392,9 +381,7 @@ class DataStore:
 
     # -- upsert ---------------------------------------------------------------------------
 
-    def upsert(
-        self, resource_id: str, records: Any, method: str, dry_run: bool
-    ) -> list[dict[str, Any]]:
+    def upsert(self, resource_id: str, records: Any, method: str, dry_run: bool) -> list[dict[str, Any]]:
         """Write ``records`` with CKAN's insert / update / upsert rules; the written rows."""
         with self.lock:
             outer = self.conn.in_transaction
@@ -427,9 +414,7 @@ class DataStore:
                 out.append({c: types.decode(v, ftypes[c]) for c, v in zip(cols, row, strict=False)})
         return out
 
-    def _write_records(
-        self, conn: sqlite3.Connection, table: Table, records: Any, method: str
-    ) -> list[int]:
+    def _write_records(self, conn: sqlite3.Connection, table: Table, records: Any, method: str) -> list[int]:
         """Write records; the ``_id`` of each written row, in order."""
         written: list[int] = []
         ftypes = {f["id"]: f["type"] for f in table.fields}
@@ -445,9 +430,7 @@ class DataStore:
                     raise ValidationError({"records": ["The first row is not a json object"]})
                 extra = [k for k in record if k not in ftypes]
                 if extra:
-                    raise ValidationError(
-                        {"records": [f'row "{num + 1}" has extra keys "{", ".join(extra)}"']}
-                    )
+                    raise ValidationError({"records": [f'row "{num + 1}" has extra keys "{", ".join(extra)}"']})
             last = len(records) - 1
             for record in records:
                 row = self._coerce_record(table, ftypes, record, last, allow_id=False)
@@ -508,9 +491,13 @@ class DataStore:
                     f"UPDATE {rid} SET {', '.join(quote(c) + ' = ?' for c in sets)} WHERE _id = ?",
                     [*(row[c] for c in sets), found[0]],
                 )
-            full = conn.execute(
-                f"SELECT {', '.join(quote(c) for c in order)} FROM {rid} WHERE _id = ?", (found[0],)
-            ).fetchone() if order else ()
+            full = (
+                conn.execute(
+                    f"SELECT {', '.join(quote(c) for c in order)} FROM {rid} WHERE _id = ?", (found[0],)
+                ).fetchone()
+                if order
+                else ()
+            )
             doc = fulltext.document(types.decode(v, ftypes[c]) for c, v in zip(order, full, strict=False))
             conn.execute(f"UPDATE {rid} SET _full_text = ? WHERE _id = ?", (doc, found[0]))
             written.append(int(found[0]))
@@ -521,9 +508,7 @@ class DataStore:
     ) -> dict[str, Any]:
         extra = [k for k in record if k not in ftypes and not (allow_id and k == "_id")]
         if extra:
-            raise ValidationError(
-                {"records": [f'row "{num + 1}" has extra keys "{", ".join(extra)}"']}
-            )
+            raise ValidationError({"records": [f'row "{num + 1}" has extra keys "{", ".join(extra)}"']})
         row: dict[str, Any] = {}
         for key, value in record.items():
             ctype = "int4" if key == "_id" else ftypes[key]
@@ -544,9 +529,7 @@ class DataStore:
             conn.execute("DELETE FROM _ds_meta WHERE resource_id = ?", (resource_id,))
             conn.execute(f"DROP TABLE IF EXISTS {quote(resource_id)}")
 
-    def delete_rows(
-        self, table: Table, where: str, args: list[Any], returning: bool = False
-    ) -> list[dict[str, Any]]:
+    def delete_rows(self, table: Table, where: str, args: list[Any], returning: bool = False) -> list[dict[str, Any]]:
         """Delete the rows matching a WHERE clause built by :mod:`.query`.
 
         ``returning``: also return the deleted rows (2.12's ``include_deleted_records``).
@@ -554,9 +537,12 @@ class DataStore:
         with self.write() as conn:
             deleted: list[dict[str, Any]] = []
             if returning:
-                ids = [r[0] for r in conn.execute(
-                    f"SELECT _id FROM {quote(table.resource_id)} WHERE {where} ORDER BY _id", args
-                )]
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT _id FROM {quote(table.resource_id)} WHERE {where} ORDER BY _id", args
+                    )
+                ]
                 deleted = self.rows_by_id(table, ids)
             conn.execute(f"DELETE FROM {quote(table.resource_id)} WHERE {where}", args)
             return deleted

@@ -76,9 +76,18 @@ NATIVE_TYPES = {
     "json": "nested",
     "uuid": "uuid",
 }
-PG_TYPE_WORD = {**INT_TYPES, **FLOAT_TYPES, "numeric": "numeric", "bool": "boolean",
-                "timestamp": "timestamp", "date": "date", "time": "time", "text": "text",
-                "json": "json", "uuid": "uuid"}
+PG_TYPE_WORD = {
+    **INT_TYPES,
+    **FLOAT_TYPES,
+    "numeric": "numeric",
+    "bool": "boolean",
+    "timestamp": "timestamp",
+    "date": "date",
+    "time": "time",
+    "text": "text",
+    "json": "json",
+    "uuid": "uuid",
+}
 TRUE_WORDS = {"t", "true", "y", "yes", "on", "1"}
 FALSE_WORDS = {"f", "false", "n", "no", "off", "0"}
 
@@ -172,7 +181,12 @@ def parse_timestamp(text: str) -> dt.datetime:
     year, month, day, hour, minute, sec, frac = m.group(1, 2, 3, 4, 5, 6, 7)
     try:
         return dt.datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(sec or 0),
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(sec or 0),
             int((frac or "0").ljust(6, "0")),
         )
     except ValueError as exc:
@@ -193,9 +207,7 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
         return _coerce_array(value, ctype, column)
     if ctype in INT_TYPES:
         if isinstance(value, bool):
-            raise CoercionError(
-                f'column "{column}" is of type {INT_TYPES[ctype]} but expression is of type boolean'
-            )
+            raise CoercionError(f'column "{column}" is of type {INT_TYPES[ctype]} but expression is of type boolean')
         if isinstance(value, float):
             if math.isnan(value) or math.isinf(value):
                 raise CoercionError(f"{INT_TYPES[ctype]} out of range")
@@ -206,9 +218,7 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
             try:
                 number = int(value.strip())
             except ValueError:
-                raise CoercionError(
-                    f'invalid input syntax for type {INT_TYPES[ctype]}: "{value}"'
-                ) from None
+                raise CoercionError(f'invalid input syntax for type {INT_TYPES[ctype]}: "{value}"') from None
         else:
             raise CoercionError(f"can't adapt type '{type(value).__name__}'")
         if not -INT_RANGES[ctype] <= number < INT_RANGES[ctype]:
@@ -216,24 +226,18 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
         return number
     if ctype in FLOAT_TYPES:
         if isinstance(value, bool):
-            raise CoercionError(
-                f'column "{column}" is of type {FLOAT_TYPES[ctype]} but expression is of type boolean'
-            )
+            raise CoercionError(f'column "{column}" is of type {FLOAT_TYPES[ctype]} but expression is of type boolean')
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):
             try:
                 return float(value.strip())
             except ValueError:
-                raise CoercionError(
-                    f'invalid input syntax for type {FLOAT_TYPES[ctype]}: "{value}"'
-                ) from None
+                raise CoercionError(f'invalid input syntax for type {FLOAT_TYPES[ctype]}: "{value}"') from None
         raise CoercionError(f"can't adapt type '{type(value).__name__}'")
     if ctype == "numeric":
         if isinstance(value, bool):
-            raise CoercionError(
-                f'column "{column}" is of type numeric but expression is of type boolean'
-            )
+            raise CoercionError(f'column "{column}" is of type numeric but expression is of type boolean')
         if isinstance(value, (int, float, str)):
             try:
                 number = Decimal(value.strip() if isinstance(value, str) else repr(value))
