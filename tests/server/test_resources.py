@@ -228,3 +228,17 @@ def test_values_kept_or_normalised_as_ckan(api: Api, pkg: dict[str, Any]) -> Non
     assert (res["ex_int"], res["ex_dict"], res["datastore_active"]) == (5, {"a": 1}, "true")
     assert (res["created"], res["last_modified"]) == ("2020-01-02T00:00:00", "2020-01-02T03:04:05.123000")
     assert res["position"] == 0
+
+
+def test_revise_attaches_file_to_new_resource(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    result = ok(
+        api(
+            "package_revise",
+            {"match__id": pkg["id"], "update__resources__extend": '[{"name": "added"}]'},
+            files={"update__resources__-1__upload": ("r.csv", CSV, "text/csv")},
+        )
+    )
+    res = result["package"]["resources"][-1]
+    assert (res["name"], res["url_type"], res["size"]) == ("added", "upload", len(CSV))
+    assert res["url"].endswith(f"/resource/{res['id']}/download/r.csv")
+    assert get(server, res["url"]).content == CSV

@@ -241,7 +241,9 @@ def package_revise(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     check_edit(ctx, current, orig)
     payload = dict(orig)
     payload.pop("id", None)
-    result: dict[str, Any] = {"package": write_package(ctx, payload, current)}
+    from .resources import write_with_uploads
+
+    result: dict[str, Any] = {"package": write_with_uploads(ctx, payload, current)}
     if params["include"] is not None:
         revise.filter_glob_match(result, params["include"])
     return result

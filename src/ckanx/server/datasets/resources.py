@@ -116,6 +116,32 @@ def _with_upload(ctx: Context, pending: _PendingUpload | None, resource_id_of: A
     return result
 
 
+def write_with_uploads(ctx: Context, payload: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    """Write a dataset whose resources may carry files in ``upload`` (package_revise multipart:
+    ``update__resources__-1__upload=<file>``); each file is stored for its resource on commit."""
+    pending: list[tuple[int, _PendingUpload]] = []
+    now = now_iso()
+    resources = payload.get("resources")
+    try:
+        if isinstance(resources, list):
+            for index, res in enumerate(resources):
+                if isinstance(res, dict) and isinstance(res.get("upload"), UploadFile):
+                    res = dict(res)
+                    upload = _PendingUpload(ctx.server, res.pop("upload"))
+                    _apply_upload(res, upload, now)
+                    resources[index] = res
+                    pending.append((index, upload))
+        pkg = write_package(ctx, payload, existing)
+    except BaseException:
+        for _, upload in pending:
+            upload.discard()
+        raise
+    for index, upload in pending:
+        rid = pkg["resources"][index]["id"]
+        ctx.after_commit(lambda upload=upload, rid=rid: upload.commit_to(rid))
+    return pkg
+
+
 def _find_resource(ctx: Context, resource_id: Any) -> Any:
     return models.resource_row(ctx.conn, resource_id) if isinstance(resource_id, str) else None
 
