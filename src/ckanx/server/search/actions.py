@@ -223,11 +223,12 @@ def _group_titles(ctx: Context, names: list[str]) -> dict[str, str]:
 
 
 def _license_titles() -> dict[str, str]:
+    """license id -> title from the site's license register (status family)."""
     try:
-        from ..datasets.models import LICENSES
+        from ..status.licenses import LICENSES
     except ImportError:
         return {}
-    return {k: v[0] for k, v in LICENSES.items()}
+    return {row[0]: row[1] for row in LICENSES}
 
 
 def _render_fl(doc: dict[str, Any], pkg: dict[str, Any], fl: list[str]) -> dict[str, Any]:
