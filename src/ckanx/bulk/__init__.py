@@ -9,12 +9,12 @@ JSON lines in and out with gzip (:mod:`~ckanx.bulk.jsonl`), checkpoints for ``--
 
 from __future__ import annotations
 
-from .actions import batch, delete, extract_ids_or_names, search_datasets
+from .actions import extract_ids_or_names, run_batch, run_delete, search_datasets
 from .checkpoint import Checkpoint, CheckpointError
-from .dump import DumpCountMismatch, DumpOptions, dump
+from .dump import DumpCountMismatch, DumpOptions, run_dump
 from .engine import Outcome, Progress, RecordLog, Summary, effective_concurrency, run_ordered
 from .jsonl import DurableOutput, InputError, InputLine, iter_lines, open_input
-from .load import LoadOptions, load
+from .load import LoadOptions, run_load
 from .records import differences, merge_for_update, prepare_for_load
 
 __all__ = [
@@ -30,17 +30,17 @@ __all__ = [
     "Progress",
     "RecordLog",
     "Summary",
-    "batch",
-    "delete",
     "differences",
-    "dump",
     "effective_concurrency",
     "extract_ids_or_names",
     "iter_lines",
-    "load",
     "merge_for_update",
     "open_input",
     "prepare_for_load",
+    "run_batch",
+    "run_delete",
+    "run_dump",
+    "run_load",
     "run_ordered",
     "search_datasets",
 ]

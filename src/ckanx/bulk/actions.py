@@ -17,7 +17,7 @@ from .engine import Outcome, Progress, RecordLog, Summary, error_reason, run_ord
 from .jsonl import DurableOutput, InputLine
 from .records import THINGS
 
-__all__ = ["batch", "delete", "extract_ids_or_names", "search_datasets"]
+__all__ = ["extract_ids_or_names", "keyset_fq", "numbered_names", "run_batch", "run_delete", "search_datasets"]
 
 SEARCH_ROWS = 1000
 
@@ -53,7 +53,7 @@ def numbered_names(lines: Iterable[InputLine]) -> Iterator[tuple[int, str]]:
             yield number, name
 
 
-async def delete(
+async def run_delete(
     client: Any,
     thing: str,
     names: Iterable[tuple[int, str]],
@@ -89,7 +89,7 @@ async def delete(
     return summary
 
 
-async def batch(
+async def run_batch(
     client: Any,
     lines: Iterable[InputLine],
     out: DurableOutput,

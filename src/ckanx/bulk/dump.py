@@ -30,7 +30,7 @@ from .engine import Outcome, Progress, RecordLog, Summary, error_reason, run_ord
 from .jsonl import DurableOutput, read_tail_records
 from .records import THINGS, record_key
 
-__all__ = ["DumpCountMismatch", "DumpOptions", "dump"]
+__all__ = ["DumpCountMismatch", "DumpOptions", "resume_state", "run_dump"]
 
 SEARCH_ROWS = 1000  # CKAN's default ckan.search.rows_max
 LIST_PAGE = 1000  # CKAN's default group/organization list cap
@@ -128,7 +128,7 @@ def resume_state(output: Path, checkpoint: Checkpoint, *, gzip_output: bool, key
     return state
 
 
-async def dump(
+async def run_dump(
     client: Any,
     opts: DumpOptions,
     out: DurableOutput | None,

@@ -28,7 +28,7 @@ from .engine import Outcome, Progress, RecordLog, Summary, error_reason, run_ord
 from .jsonl import InputError, InputLine
 from .records import THINGS, differences, merge_for_update, prepare_for_load, record_key
 
-__all__ = ["LoadOptions", "load"]
+__all__ = ["LoadOptions", "run_load"]
 
 LOOKUP_CHUNK = 100
 CHECKPOINT_SECONDS = 0.5
@@ -122,7 +122,7 @@ class _Lookups:
         return found
 
 
-async def load(
+async def run_load(
     client: Any,
     opts: LoadOptions,
     lines: Iterable[InputLine],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..bulk.actions import batch
+from ..bulk.actions import run_batch
 from ..bulk.command import (
     closing,
     common_options,
@@ -81,7 +81,9 @@ def batch_command(
         summary = run_job(
             lambda: closing(
                 client,
-                batch(client, lines, out, local_files=local_files, concurrency=concurrency, progress=progress, log=log),
+                run_batch(
+                    client, lines, out, local_files=local_files, concurrency=concurrency, progress=progress, log=log
+                ),
             )
         )
     finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..bulk.actions import delete, numbered_names
+from ..bulk.actions import numbered_names, run_delete
 from ..bulk.command import (
     THING_CHOICE,
     closing,
@@ -93,7 +93,7 @@ def delete_command(
         summary = run_job(
             lambda: closing(
                 client,
-                delete(client, thing, items, purge=purge, concurrency=concurrency, progress=progress, log=log),
+                run_delete(client, thing, items, purge=purge, concurrency=concurrency, progress=progress, log=log),
             )
         )
     finally:

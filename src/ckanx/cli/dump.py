@@ -8,7 +8,7 @@ import click
 
 from ..bulk.checkpoint import Checkpoint
 from ..bulk.command import THING_CHOICE, closing, common_options, concurrency_for, exit_for, open_async_client, run_job
-from ..bulk.dump import DumpOptions, dump, resume_state
+from ..bulk.dump import DumpOptions, resume_state, run_dump
 from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import DurableOutput, is_gzip_path
 from . import main
@@ -129,7 +129,7 @@ def dump_command(
         summary = run_job(
             lambda: closing(
                 client,
-                dump(
+                run_dump(
                     client,
                     opts,
                     out,

@@ -22,7 +22,7 @@ from ..bulk.command import (
 )
 from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import InputError, iter_lines, open_input
-from ..bulk.load import LoadOptions, load
+from ..bulk.load import LoadOptions, run_load
 from . import main
 from ._target import CLIError, ExitCode, TargetOptions, resolve_target, target_options
 
@@ -169,7 +169,7 @@ def load_command(
         summary = run_job(
             lambda: closing(
                 client,
-                load(client, opts, lines, progress=progress, log=log, checkpoint=checkpoint, state=state),
+                run_load(client, opts, lines, progress=progress, log=log, checkpoint=checkpoint, state=state),
             )
         )
     finally:
