@@ -439,18 +439,18 @@ def resource_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         raise errors.ValidationError(errs)
     query = data.get("query")
     if query is None:
-        raise errors.ValidationError({"query": ["Missing value"]})
+        raise errors.ValidationError({"query": "Missing value"})  # CKAN: a bare string here
     if isinstance(query, str):
         query = [query]
     fields: dict[str, str] = {}
     for pair in query:
         if not isinstance(pair, str) or ":" not in pair:
-            raise errors.ValidationError({"query": ["Must be <field>:<value> pair(s)"]})
+            raise errors.ValidationError({"query": "Must be <field>:<value> pair(s)"})
         key, term = pair.split(":", 1)
         fields[key] = term
     for key in fields:
         if key not in _RESOURCE_COLUMNS:
-            raise errors.ValidationError({"query": [f'Field "{key}" not recognised in resource_search.']})
+            raise errors.ValidationError({"query": f'Field "{key}" not recognised in resource_search.'})
     index = get_index(ctx)
     public = index.live
     for f in ("+state:active", "+capacity:public"):
