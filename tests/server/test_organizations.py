@@ -326,6 +326,12 @@ def test_members(api, make_user, make_org):
     status, body = api(
         "organization_member_create", {"id": "team", "username": "out", "role": "member"}, token=outsider_token
     )
+    assert body["error"]["message"] == "Access denied: User out not authorized to add members"
+    status, body = api(
+        "member_create",
+        {"id": "team", "object": "out", "object_type": "user", "capacity": "member"},
+        token=outsider_token,
+    )
     assert body["error"]["message"] == f"Access denied: User out not authorized to edit group {org['id']}"
     for _ in range(2):  # deleting twice is fine
         assert api("organization_member_delete", {"id": "team", "username": "edi"}, token=admin_token)[0] == 200

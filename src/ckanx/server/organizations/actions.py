@@ -716,6 +716,9 @@ def member_list(ctx: Context, data: dict[str, Any]) -> list[list[str]]:
 
 
 def _member_create_via(ctx: Context, data: dict[str, Any], *, is_org: bool) -> dict[str, Any]:
+    # CKAN checks this action's own auth first ("membership": the group's admins), before any
+    # validation; an unknown group simply fails the check for non-sysadmins.
+    authz.check_membership(ctx, {"id": data.get("id")})
     errs = Errors()
     for key in ("id", "username", "role"):
         if key not in data:
@@ -765,14 +768,14 @@ def group_member_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _member_delete_via(ctx: Context, data: dict[str, Any], *, is_org: bool) -> None:
-    group_ref, username = get_or_bust(data, "id", "username")
-    group = models.get_group(ctx.conn, group_ref)
+    group = models.get_group(ctx.conn, data.get("id"))
     if group is None:
+        # CKAN fails an assertion here (HTTP 500); a 404 says the same thing more usefully.
         raise errors.NotFound("Not found: " + ("Organization" if is_org else "Group") + " not found")
-    user = user_models.get_user(ctx.conn, username)
-    if user is None:
-        raise errors.NotFound("Not found: User not found")
-    member_delete(ctx, {"id": group["id"], "object": user["id"], "object_type": "user"})
+    username = data.get("username")
+    if username is None:
+        username = data.get("user_id")
+    member_delete(ctx, {"id": group["id"], "object": username, "object_type": "user"})
 
 
 @action("organization_member_delete")
