@@ -25,12 +25,52 @@ from ckanx.server.core import EmbeddedCKAN
 from ckanx.server.datasets import models
 from ckanx.server.search import indexing
 
-WORDS = (
-    "water quality population census budget transport traffic health hospital school education "
-    "climate temperature rainfall energy electricity housing crime police election finance tax "
-    "agriculture forest river air pollution noise road railway bus bicycle parking tourism "
-    "employment income poverty map boundary address building permit license business"
-).split()
+WORDS = [
+    "water",
+    "quality",
+    "population",
+    "census",
+    "budget",
+    "transport",
+    "traffic",
+    "health",
+    "hospital",
+    "school",
+    "education",
+    "climate",
+    "temperature",
+    "rainfall",
+    "energy",
+    "electricity",
+    "housing",
+    "crime",
+    "police",
+    "election",
+    "finance",
+    "tax",
+    "agriculture",
+    "forest",
+    "river",
+    "air",
+    "pollution",
+    "noise",
+    "road",
+    "railway",
+    "bus",
+    "bicycle",
+    "parking",
+    "tourism",
+    "employment",
+    "income",
+    "poverty",
+    "map",
+    "boundary",
+    "address",
+    "building",
+    "permit",
+    "license",
+    "business",
+]
 FORMATS = ["CSV", "JSON", "XLSX", "PDF", "GeoJSON", "XML", "SHP", "ZIP", "HTML", "API"]
 LICENSES = ["cc-by", "cc-by-sa", "cc-zero", "odc-by", "odc-odbl", "other-open", "notspecified"]
 

@@ -17,7 +17,7 @@ from ckanx.server.search import indexing
 @pytest.fixture
 def site(api: Any, make_org: Any, make_user: Any) -> dict[str, Any]:
     member, member_token = make_user()
-    outsider, outsider_token = make_user()
+    _, outsider_token = make_user()
     org = make_org(title="Water Board", users=[(member["name"], "member")])
     other = make_org(title="Roads Office")
     made = {}
@@ -133,7 +133,11 @@ def test_q_fq_sort_rows_start_fl(api: Any, site: dict[str, Any]) -> None:
     [
         ({"rows": "abc"}, 409, {"rows": ["Invalid integer", "Please enter an integer value"]}),
         ({"rows": -1}, 409, {"rows": ["Must be a natural number"]}),
-        ({"start": "x", "rows": "y"}, 409, {"start": ["Invalid integer"], "rows": ["Invalid integer", "Please enter an integer value"]}),
+        (
+            {"start": "x", "rows": "y"},
+            409,
+            {"start": ["Invalid integer"], "rows": ["Invalid integer", "Please enter an integer value"]},
+        ),
         ({"facet.limit": "x"}, 409, {"facet.limit": ["Invalid integer"]}),
         ({"facet.mincount": -1}, 409, {"facet.mincount": ["Must be a natural number"]}),
         ({"facet.field": "tags"}, 409, {"facet.field": ["Could not parse as valid JSON", "Not a list"]}),
@@ -165,7 +169,10 @@ def test_search_errors(api: Any) -> None:
     assert status == 409 and body["error"]["__type"] == "Search Error"
     assert body["error"]["message"].startswith("Search error: 'SOLR returned an error running query: ")
     status, body = api("package_search", {"q": "{!lucene}x"})
-    assert (status, body["error"]["message"]) == (409, "Search error: \"Local parameters are not supported in param 'q'.\"")
+    assert (status, body["error"]["message"]) == (
+        409,
+        "Search error: \"Local parameters are not supported in param 'q'.\"",
+    )
     status, body = api("package_search", {"include_private": "maybe"})
     assert (status, body["error"]["__type"]) == (500, "Internal Server Error")
 
@@ -205,11 +212,16 @@ def test_resource_search(api: Any, site: dict[str, Any]) -> None:
     # public active datasets only (not the private or draft ones), case-insensitive substring
     assert [r["name"] for r in body["result"]["results"]] == ["ws-river data", "ws-roads data"]
     assert body["result"]["count"] == 2
-    status, body = api("resource_search", {"query": ["name:data", "url:example.com"], "offset": 1, "limit": 1, "order_by": "name"})
+    status, body = api(
+        "resource_search", {"query": ["name:data", "url:example.com"], "offset": 1, "limit": 1, "order_by": "name"}
+    )
     assert (body["result"]["count"], [r["name"] for r in body["result"]["results"]]) == (3, ["ws-river data"])
     assert api("resource_search", {})[1]["error"] == {"query": "Missing value", "__type": "Validation Error"}
     assert api("resource_search", {"query": "nocolon"})[1]["error"]["query"] == "Must be <field>:<value> pair(s)"
-    assert api("resource_search", {"query": "bogus:x"})[1]["error"]["query"] == 'Field "bogus" not recognised in resource_search.'
+    assert (
+        api("resource_search", {"query": "bogus:x"})[1]["error"]["query"]
+        == 'Field "bogus" not recognised in resource_search.'
+    )
     assert api("resource_search", {"query": "format:csv", "limit": "x"})[1]["error"]["limit"] == ["Invalid integer"]
 
 

@@ -184,10 +184,14 @@ def test_facets_within_a_filter(index: SearchIndex, pkgs: list[dict[str, Any]]) 
     assert dict(found.facets["tags"]) == dict(Counter(t for p in subset for t in tags(p)))
     licenses = Counter(p.get("license_id") for p in subset if p.get("license_id"))
     assert dict(found.facets["license_id"]) == dict(licenses)
-    assert index.search("*:*", [f"res_format:{fmt}"], facet_fields=["tags"], facet_mincount=3).facets["tags"] == [
-        kv for kv in sorted(Counter(t for p in subset for t in tags(p)).items(), key=lambda kv: (-kv[1], kv[0]))
-        if kv[1] >= 3
-    ][:50]
+    assert (
+        index.search("*:*", [f"res_format:{fmt}"], facet_fields=["tags"], facet_mincount=3).facets["tags"]
+        == [
+            kv
+            for kv in sorted(Counter(t for p in subset for t in tags(p)).items(), key=lambda kv: (-kv[1], kv[0]))
+            if kv[1] >= 3
+        ][:50]
+    )
 
 
 def _words(text: str | None) -> set[str]:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (RECORDED is machine-written data, one query per line)
 """package_search on the embedded server against results recorded from the real CKAN 2.11.6.
 
 ``SCENARIO`` is created on both sites (on the real one with a unique name prefix); every query in
@@ -173,9 +174,7 @@ def create_scenario(call: Any, prefix: str) -> None:
 
 def run_query(call_search: Any, prefix: str, query: dict[str, Any]) -> dict[str, Any]:
     """One query, restricted to the scenario's datasets."""
-    data = {
-        k: v.replace("P-", f"{prefix}-") if isinstance(v, str) else v for k, v in query.items() if k != "anonymous"
-    }
+    data = {k: v.replace("P-", f"{prefix}-") if isinstance(v, str) else v for k, v in query.items() if k != "anonymous"}
     data["fq_list"] = [f"name:{prefix}-*"]
     return normalise(prefix, call_search(data, query.get("anonymous", False)))
 
@@ -247,7 +246,8 @@ def _record() -> None:  # pragma: no cover - run by hand against the real CKAN
 
     import httpx
 
-    token = open("/tmp/real-ckan/token").read().strip()
+    with open("/tmp/real-ckan/token") as fh:
+        token = fh.read().strip()
     base = "http://127.0.0.1:5000/api/3/action/"
     prefix = f"so{int(time.time()) % 100000000}"
 

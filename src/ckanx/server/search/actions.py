@@ -26,9 +26,26 @@ QUERY_FIELDS = "name^4 title^4 tags^2 groups^2 text"
 DEFAULT_MM = "2<-1 5<80%"
 VALID_SOLR_PARAMETERS = frozenset(
     (
-        "q", "fl", "fq", "rows", "sort", "start", "wt", "qf", "bf", "boost", "facet",
-        "facet.mincount", "facet.limit", "facet.field", "extras", "fq_list", "tie", "defType",
-        "mm", "df",
+        "q",
+        "fl",
+        "fq",
+        "rows",
+        "sort",
+        "start",
+        "wt",
+        "qf",
+        "bf",
+        "boost",
+        "facet",
+        "facet.mincount",
+        "facet.limit",
+        "facet.field",
+        "extras",
+        "fq_list",
+        "tie",
+        "defType",
+        "mm",
+        "df",
     )
 )
 _MAGIC_FIELD_RE = re.compile(r"\s*(?<![\w\\])\\?_(?:\\?q\\?u\\?e\\?r\\?y|\\?v\\?a\\?l)\\?_\s*:")
@@ -206,7 +223,8 @@ def labels_filter(index: SearchIndex, labels: list[str] | None) -> int | None:
 
 
 def _solr_error(query: dict[str, Any], message: str) -> errors.SearchError:
-    inner = f"SOLR returned an error running query: {query!r} Error: SolrError('Solr responded with an error (HTTP 400): [Reason: {message}]')"
+    solr = f"SolrError('Solr responded with an error (HTTP 400): [Reason: {message}]')"
+    inner = f"SOLR returned an error running query: {query!r} Error: {solr}"
     return errors.SearchError(f"Search error: {inner!r}")
 
 
@@ -243,7 +261,9 @@ def _render_fl(doc: dict[str, Any], pkg: dict[str, Any], fl: list[str]) -> dict[
             continue
         kind, multi = field_info(name)
         if name in ("permission_labels", "text", "urls", "title_string") or (
-            kind != "stored" and name not in _STORED and not name.startswith(("extras_", "res_extras_", "vocab_"))
+            kind != "stored"
+            and name not in _STORED
+            and not name.startswith(("extras_", "res_extras_", "vocab_"))
             and not name.endswith("_date")
         ):
             continue
@@ -259,12 +279,43 @@ def _render_fl(doc: dict[str, Any], pkg: dict[str, Any], fl: list[str]) -> dict[
 # stored="true" declared fields of CKAN's schema
 _STORED = frozenset(
     (
-        "index_id", "id", "site_id", "title", "title_ngram", "entity_type", "dataset_type", "state",
-        "name", "name_ngram", "revision_id", "version", "url", "ckan_url", "download_url", "notes",
-        "author", "author_email", "maintainer", "maintainer_email", "license", "license_id", "tags",
-        "groups", "organization", "capacity", "res_name", "res_description", "res_format",
-        "res_url", "res_type", "metadata_created", "metadata_modified", "indexed_ts",
-        "data_dict", "validated_data_dict", "_version_",
+        "index_id",
+        "id",
+        "site_id",
+        "title",
+        "title_ngram",
+        "entity_type",
+        "dataset_type",
+        "state",
+        "name",
+        "name_ngram",
+        "revision_id",
+        "version",
+        "url",
+        "ckan_url",
+        "download_url",
+        "notes",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "license",
+        "license_id",
+        "tags",
+        "groups",
+        "organization",
+        "capacity",
+        "res_name",
+        "res_description",
+        "res_format",
+        "res_url",
+        "res_type",
+        "metadata_created",
+        "metadata_modified",
+        "indexed_ts",
+        "data_dict",
+        "validated_data_dict",
+        "_version_",
     )
 )
 
@@ -355,10 +406,7 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     from ..datasets import models
 
     pkgs = models.package_dicts(ctx.conn, found.ids)
-    if result_fl:
-        results = [_render_fl(indexing.document_for(ctx.conn, p), p, result_fl) for p in pkgs]
-    else:
-        results = pkgs
+    results = [_render_fl(indexing.document_for(ctx.conn, p), p, result_fl) for p in pkgs] if result_fl else pkgs
     facets = {name: dict(items) for name, items in found.facets.items()}
     names = [n for key in ("groups", "organization") for n in facets.get(key, {})]
     titles = _group_titles(ctx, names)
@@ -375,7 +423,7 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             else:
                 display = name
             items.append({"name": name, "display_name": display, "count": count})
-        items.sort(key=lambda item: item["display_name"], reverse=True)
+        items.sort(key=lambda item: str(item["display_name"]), reverse=True)
         search_facets[key] = {"title": key, "items": items}
     return {
         "count": found.count,
@@ -406,15 +454,42 @@ def count(server: Any, fq: str, *, include_private: bool = True) -> int:
 
 _RESOURCE_COLUMNS = frozenset(
     (
-        "id", "package_id", "url", "format", "description", "hash", "position", "name",
-        "resource_type", "mimetype", "mimetype_inner", "size", "created", "last_modified",
-        "metadata_modified", "cache_url", "cache_last_updated", "url_type", "state", "extras",
+        "id",
+        "package_id",
+        "url",
+        "format",
+        "description",
+        "hash",
+        "position",
+        "name",
+        "resource_type",
+        "mimetype",
+        "mimetype_inner",
+        "size",
+        "created",
+        "last_modified",
+        "metadata_modified",
+        "cache_url",
+        "cache_last_updated",
+        "url_type",
+        "state",
+        "extras",
     )
 )
 _RESOURCE_TEXT = frozenset(
     (
-        "url", "format", "description", "hash", "name", "resource_type", "mimetype",
-        "mimetype_inner", "cache_url", "url_type", "state", "extras",
+        "url",
+        "format",
+        "description",
+        "hash",
+        "name",
+        "resource_type",
+        "mimetype",
+        "mimetype_inner",
+        "cache_url",
+        "url_type",
+        "state",
+        "extras",
     )
 )
 

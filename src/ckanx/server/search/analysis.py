@@ -18,6 +18,7 @@ import fnmatch
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 from .stemmer import stem
 
@@ -69,8 +70,14 @@ FIELDS: dict[str, tuple[str, bool]] = {
     "validated_data_dict": ("stored", False),
 }
 for _rel in (
-    "depends_on", "dependency_of", "derives_from", "has_derivation", "links_to", "linked_from",
-    "child_of", "parent_of",
+    "depends_on",
+    "dependency_of",
+    "derives_from",
+    "has_derivation",
+    "links_to",
+    "linked_from",
+    "child_of",
+    "parent_of",
 ):
     FIELDS[_rel] = ("text", True)
 
@@ -85,12 +92,28 @@ DYNAMIC: list[tuple[str, tuple[str, bool]]] = [
 
 # copyField source -> destinations (not chained, as in Solr)
 COPY_FIELDS: list[tuple[str, str]] = [
-    ("url", "urls"), ("title", "title_ngram"), ("name", "name_ngram"), ("ckan_url", "urls"),
-    ("download_url", "urls"), ("res_url", "urls"), ("extras_*", "text"), ("res_extras_*", "text"),
-    ("vocab_*", "text"), ("urls", "text"), ("name", "text"), ("title", "text"), ("text", "text"),
-    ("license", "text"), ("notes", "text"), ("tags", "text"), ("groups", "text"),
-    ("organization", "text"), ("res_name", "text"), ("res_description", "text"),
-    ("maintainer", "text"), ("author", "text"),
+    ("url", "urls"),
+    ("title", "title_ngram"),
+    ("name", "name_ngram"),
+    ("ckan_url", "urls"),
+    ("download_url", "urls"),
+    ("res_url", "urls"),
+    ("extras_*", "text"),
+    ("res_extras_*", "text"),
+    ("vocab_*", "text"),
+    ("urls", "text"),
+    ("name", "text"),
+    ("title", "text"),
+    ("text", "text"),
+    ("license", "text"),
+    ("notes", "text"),
+    ("tags", "text"),
+    ("groups", "text"),
+    ("organization", "text"),
+    ("res_name", "text"),
+    ("res_description", "text"),
+    ("maintainer", "text"),
+    ("author", "text"),
 ]
 
 
@@ -175,14 +198,25 @@ def to_text(value: object) -> str:
 # ---------------------------------------------------------------------------- dates
 
 _UNITS = {
-    "YEAR": "years", "YEARS": "years", "MONTH": "months", "MONTHS": "months",
-    "DAY": "days", "DAYS": "days", "DATE": "days", "HOUR": "hours", "HOURS": "hours",
-    "MINUTE": "minutes", "MINUTES": "minutes", "SECOND": "seconds", "SECONDS": "seconds",
-    "MILLI": "ms", "MILLIS": "ms", "MILLISECOND": "ms", "MILLISECONDS": "ms",
+    "YEAR": "years",
+    "YEARS": "years",
+    "MONTH": "months",
+    "MONTHS": "months",
+    "DAY": "days",
+    "DAYS": "days",
+    "DATE": "days",
+    "HOUR": "hours",
+    "HOURS": "hours",
+    "MINUTE": "minutes",
+    "MINUTES": "minutes",
+    "SECOND": "seconds",
+    "SECONDS": "seconds",
+    "MILLI": "ms",
+    "MILLIS": "ms",
+    "MILLISECOND": "ms",
+    "MILLISECONDS": "ms",
 }
-_DATE_RE = re.compile(
-    r"^(NOW|\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?(?:Z|[+-]\d\d:?\d\d)?)(.*)$"
-)
+_DATE_RE = re.compile(r"^(NOW|\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?(?:Z|[+-]\d\d:?\d\d)?)(.*)$")
 _MATH_RE = re.compile(r"([+\-/])(\d*)([A-Z]+)")
 
 
@@ -204,7 +238,7 @@ def _shift(d: dt.datetime, n: int, unit: str) -> dt.datetime:
 
 
 def _round(d: dt.datetime, unit: str) -> dt.datetime:
-    zero = {"microsecond": 0}
+    zero: dict[str, Any] = {"microsecond": 0}
     if unit in ("years", "months", "days", "hours", "minutes"):
         zero.update(second=0)
     if unit in ("years", "months", "days", "hours"):
@@ -240,10 +274,7 @@ def parse_date(text: str, now: dt.datetime | None = None) -> dt.datetime | None:
         u = _UNITS.get(unit)
         if u is None:
             return None
-        if op == "/":
-            d = _round(d, u)
-        else:
-            d = _shift(d, int(num or 1) * (1 if op == "+" else -1), u)
+        d = _round(d, u) if op == "/" else _shift(d, int(num or 1) * (1 if op == "+" else -1), u)
     return d
 
 

@@ -18,8 +18,19 @@ from .analysis import parse_date
 
 KEY_CHARS = frozenset(string.digits + string.ascii_letters + "_-")
 RESERVED_FIELDS = (
-    "entity_type", "res_url", "text", "urls", "indexed_ts", "site_id", "tags", "groups",
-    "res_name", "res_description", "res_format", "res_url", "res_type",
+    "entity_type",
+    "res_url",
+    "text",
+    "urls",
+    "indexed_ts",
+    "site_id",
+    "tags",
+    "groups",
+    "res_name",
+    "res_description",
+    "res_format",
+    "res_url",
+    "res_type",
 )
 RESOURCE_FIELDS = (
     ("name", "res_name"),

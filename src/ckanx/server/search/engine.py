@@ -50,7 +50,6 @@ _BYTE_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
 _TEXT_COLUMNS = frozenset(("title",))
 _NO_COLUMN = frozenset(("data_dict", "validated_data_dict", "notes", "text"))
 
-Posting = "int | array[int]"
 FetchDocs = Callable[[list[str]], dict[str, dict[str, Any]]]
 
 
@@ -95,16 +94,16 @@ def bits_from_slots(slots: Iterable[int], nbits: int) -> int:
     return int.from_bytes(buf, "little")
 
 
-def as_bits(posting: int | array, nbits: int) -> int:
+def as_bits(posting: int | array[int], nbits: int) -> int:
     """A posting list as an int bitset."""
     if isinstance(posting, int):
         return posting
     if len(posting) == 1:
-        return 1 << posting[0]
+        return 1 << int(posting[0])
     return bits_from_slots(posting, nbits)
 
 
-def union(postings: Iterable[int | array], nbits: int) -> int:
+def union(postings: Iterable[int | array[int]], nbits: int) -> int:
     """OR of many posting lists; the rare ones are gathered and materialised once."""
     out = 0
     rare: list[int] = []
@@ -136,7 +135,9 @@ def _canonical_date_str(text: str) -> str | None:
 
 
 def _format_date(d: dt.datetime) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond // 1000:03d}"
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond // 1000:03d}"
+    )
 
 
 def solr_date_output(canon: str) -> str:
@@ -191,8 +192,8 @@ class SearchIndex:
         self.slot_of: dict[str, int] = {}
         self.ids: list[str | None] = []
         self.live = 0
-        self.postings: dict[str, dict[str, int | array]] = {}
-        self.exists: dict[str, int | array] = {}
+        self.postings: dict[str, dict[str, int | array[int]]] = {}
+        self.exists: dict[str, int | array[int]] = {}
         self._bulk = False
         self._bulk_live: list[int] = []
         self.columns: dict[str, list[Any]] = {}
@@ -269,7 +270,7 @@ class SearchIndex:
                 col.extend([None] * (slot + 1 - len(col)))
                 col[slot] = self._column_value(kind, vals[0])
 
-    def _post(self, plist: dict[str, int | array], term: str, slot: int) -> None:
+    def _post(self, plist: dict[str, int | array[int]], term: str, slot: int) -> None:
         p = plist.get(term)
         if p is None:
             plist[term] = array("I", (slot,))
@@ -367,7 +368,7 @@ class SearchIndex:
             return {s: self.docs[s] for s in slots if s in self.docs}
         ids = [self.ids[s] for s in slots]
         fetched = fetch_docs([i for i in ids if i is not None])
-        return {s: fetched[i] for s, i in zip(slots, ids) if i is not None and i in fetched}
+        return {s: fetched[i] for s, i in zip(slots, ids, strict=False) if i is not None and i in fetched}
 
     def sorted_view(self, name: str) -> _SortedView | None:
         """Sorted ``(value, slot)`` pairs of a column, with prefix bitsets (cached per version)."""
@@ -437,9 +438,7 @@ class SearchIndex:
         count = matches.bit_count()
         uses_score = any(f == "score" for f, _ in sort_spec) and bool(leaves)
         page = self._page(matches, count, sort_spec, start, rows, leaves if uses_score else None)
-        facets = {
-            name: self.facet(name, matches, count, facet_limit, facet_mincount) for name in facet_fields
-        }
+        facets = {name: self.facet(name, matches, count, facet_limit, facet_mincount) for name in facet_fields}
         return SearchResult(count, [self.ids[s] or "" for s in page], facets)
 
     @staticmethod
@@ -586,10 +585,7 @@ class SearchIndex:
             else:
                 raw = matches.to_bytes((self.nbits >> 3) + 1, "little")
                 for term, p in plist.items():
-                    if isinstance(p, int):
-                        c = (p & matches).bit_count()
-                    else:
-                        c = sum(raw[s >> 3] >> (s & 7) & 1 for s in p)
+                    c = (p & matches).bit_count() if isinstance(p, int) else sum(raw[s >> 3] >> (s & 7) & 1 for s in p)
                     if c:
                         counts[term] = c
             if kind == "date":
@@ -718,7 +714,7 @@ class _Evaluator:
             return self._wildcard(name, plist, text)
         return as_bits(plist.get(text, 0), nbits)
 
-    def _wildcard(self, name: str, plist: dict[str, int | array], pattern: str) -> int:
+    def _wildcard(self, name: str, plist: dict[str, int | array[int]], pattern: str) -> int:
         key = (name, pattern)
         cached = self.ix._wild.get(key)
         if cached and cached[0] == self.ix.version:
@@ -735,7 +731,7 @@ class _Evaluator:
         return out
 
     def _phrase(
-        self, name: str, kind: str, plist: dict[str, int | array], toks: list[str], allow_joined: bool
+        self, name: str, kind: str, plist: dict[str, int | array[int]], toks: list[str], allow_joined: bool
     ) -> int:
         nbits = self.ix.nbits
         candidates = self.ix.live
@@ -777,10 +773,7 @@ class _Evaluator:
         view = self.ix.sorted_view(name) if name not in self.ix.multi else None
         if view is not None and kind not in TEXT_KINDS:
             vals = view.values
-            if lo is None:
-                i = 0
-            else:
-                i = bisect.bisect_left(vals, lo) if node.include_lo else bisect.bisect_right(vals, lo)
+            i = 0 if lo is None else bisect.bisect_left(vals, lo) if node.include_lo else bisect.bisect_right(vals, lo)
             if hi is None:
                 j = len(vals)
             else:

@@ -28,7 +28,7 @@ STATE_KEY = "search"
 def get_index(server: EmbeddedCKAN) -> SearchIndex:
     """The site's index (created empty on first use)."""
     index = server.state.get(STATE_KEY)
-    if index is None:
+    if not isinstance(index, SearchIndex):
         index = server.state[STATE_KEY] = SearchIndex()
     return index
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 MUST, SHOULD, MUST_NOT = "MUST", "SHOULD", "MUST_NOT"
 
@@ -81,11 +82,11 @@ def _read_range(q: str, i: int) -> tuple[_Tok, int]:
             in_quote = not in_quote
         j += 1
     if j >= len(q):
-        raise QuerySyntaxError("Encountered \"<EOF>\" in a range")
+        raise QuerySyntaxError('Encountered "<EOF>" in a range')
     inner = q[i + 1 : j].strip()
     parts = _RANGE_SPLIT.split(inner)
     if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise QuerySyntaxError(f"Encountered invalid range {q[i:j + 1]}")
+        raise QuerySyntaxError(f"Encountered invalid range {q[i : j + 1]}")
 
     def bound(p: str) -> str | None:
         p = p.strip()
@@ -132,11 +133,11 @@ def tokenize(q: str) -> list[_Tok]:
                 j += 1
             if c == "^":
                 if not toks or toks[-1].kind not in ("TERM", "PHRASE", "RANGE", "RP"):
-                    raise QuerySyntaxError(f"Encountered \"^\" at column {i}")
+                    raise QuerySyntaxError(f'Encountered "^" at column {i}')
                 try:
                     toks.append(_Tok("BOOST", float(q[i + 1 : j] or "1")))
                 except ValueError as exc:
-                    raise QuerySyntaxError(f"Encountered \"^\" at column {i}") from exc
+                    raise QuerySyntaxError(f'Encountered "^" at column {i}') from exc
             i = j
         elif c == '"':
             j = i + 1
@@ -154,7 +155,7 @@ def tokenize(q: str) -> list[_Tok]:
             tok, i = _read_range(q, i)
             toks.append(tok)
         elif c in "]}":
-            raise QuerySyntaxError(f"Encountered \"{c}\" at column {i}")
+            raise QuerySyntaxError(f'Encountered "{c}" at column {i}')
         else:
             j = i
             buf = []
@@ -196,18 +197,18 @@ class _Parser:
     def take(self) -> _Tok:
         tok = self.peek()
         if tok is None:
-            raise QuerySyntaxError("Encountered \"<EOF>\"")
+            raise QuerySyntaxError('Encountered "<EOF>"')
         self.pos += 1
         return tok
 
     def parse(self) -> BoolQuery:
         node = self.query(None)
         if self.pos < len(self.toks):
-            raise QuerySyntaxError(f"Encountered \"{self.toks[self.pos].kind}\" at token {self.pos}")
+            raise QuerySyntaxError(f'Encountered "{self.toks[self.pos].kind}" at token {self.pos}')
         return node
 
     def query(self, fieldname: str | None) -> BoolQuery:
-        clauses: list[list] = []
+        clauses: list[list[Any]] = []
         while True:
             tok = self.peek()
             if tok is None or tok.kind == "RP":
@@ -223,12 +224,12 @@ class _Parser:
                 self.take()
                 tok = self.peek()
             if tok is None or tok.kind in ("RP", "AND", "OR"):
-                raise QuerySyntaxError("Encountered \"<EOF>\"" if tok is None else f"Encountered \"{tok.kind}\"")
+                raise QuerySyntaxError('Encountered "<EOF>"' if tok is None else f'Encountered "{tok.kind}"')
             node = self.clause(fieldname)
             self._add(clauses, conj, mods, node)
         return BoolQuery([(occur, node) for occur, node in clauses])
 
-    def _add(self, clauses: list[list], conj: str | None, mods: str | None, node: Node) -> None:
+    def _add(self, clauses: list[list[Any]], conj: str | None, mods: str | None, node: Node) -> None:
         if clauses and conj == "AND" and clauses[-1][0] != MUST_NOT:
             clauses[-1][0] = MUST
         if clauses and self.default_and and conj == "OR" and clauses[-1][0] != MUST_NOT:
@@ -267,22 +268,22 @@ class _Parser:
             node = self.query(fieldname)
             close = self.peek()
             if close is None or close.kind != "RP":
-                raise QuerySyntaxError("Encountered \"<EOF>\". Was expecting \")\"")
+                raise QuerySyntaxError('Encountered "<EOF>". Was expecting ")"')
             self.pos += 1
             self._boost()
             return node
         if tok.kind == "PHRASE":
             return TermQuery(fieldname, str(tok.value), phrase=True, boost=self._boost())
         if tok.kind == "RANGE":
-            lo, hi, inc_lo, inc_hi = tok.value  # type: ignore[misc]
+            lo, hi, inc_lo, inc_hi = cast("tuple[str | None, str | None, bool, bool]", tok.value)
             self._boost()
             return RangeQuery(fieldname, lo, hi, inc_lo, inc_hi)
         if tok.kind == "TERM":
-            word, wildcard = tok.value  # type: ignore[misc]
+            word, wildcard = cast("tuple[str, bool]", tok.value)
             if word == "*" and fieldname is None:
                 return MatchAll()
             return TermQuery(fieldname, word, wildcard=wildcard, boost=self._boost())
-        raise QuerySyntaxError(f"Encountered \"{tok.kind}\"")
+        raise QuerySyntaxError(f'Encountered "{tok.kind}"')
 
 
 def parse(q: str, *, default_and: bool = True) -> BoolQuery:

@@ -30,9 +30,7 @@ _EXCEPTIONS = {
     "bias": "bias",
     "andes": "andes",
 }
-_EXCEPTIONS_1A = frozenset(
-    ("inning", "outing", "canning", "herring", "earring", "proceed", "exceed", "succeed")
-)
+_EXCEPTIONS_1A = frozenset(("inning", "outing", "canning", "herring", "earring", "proceed", "exceed", "succeed"))
 
 _STEP2 = (
     ("ization", "ize"),
@@ -72,8 +70,24 @@ _STEP3 = (
     ("ful", ""),
 )
 _STEP4 = (
-    "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous",
-    "ive", "ize", "ion", "al", "er", "ic",
+    "ement",
+    "ance",
+    "ence",
+    "able",
+    "ible",
+    "ment",
+    "ant",
+    "ent",
+    "ism",
+    "ate",
+    "iti",
+    "ous",
+    "ive",
+    "ize",
+    "ion",
+    "al",
+    "er",
+    "ic",
 )
 
 
@@ -107,12 +121,7 @@ def _ends_short_syllable(word: str) -> bool:
     if n == 2:
         return word[0] in _VOWELS and word[1] not in _VOWELS
     if n >= 3:
-        return (
-            word[-3] not in _VOWELS
-            and word[-2] in _VOWELS
-            and word[-1] not in _VOWELS
-            and word[-1] not in "wxY"
-        )
+        return word[-3] not in _VOWELS and word[-2] in _VOWELS and word[-1] not in _VOWELS and word[-1] not in "wxY"
     return False
 
 
@@ -155,9 +164,8 @@ def stem(word: str) -> str:
         word = word[:-2] if len(word) > 4 else word[:-1]
     elif word.endswith(("us", "ss")):
         pass
-    elif word.endswith("s"):
-        if _has_vowel(word[:-2]):
-            word = word[:-1]
+    elif word.endswith("s") and _has_vowel(word[:-2]):
+        word = word[:-1]
     if word in _EXCEPTIONS_1A:
         return word
     # step 1b
@@ -226,7 +234,6 @@ def stem(word: str) -> str:
         pos = len(word) - 1
         if pos >= r2 or (pos >= r1 and not _ends_short_syllable(word[:-1])):
             word = word[:-1]
-    elif word.endswith("l"):
-        if len(word) - 1 >= r2 and word[-2] == "l":
-            word = word[:-1]
+    elif word.endswith("l") and len(word) - 1 >= r2 and word[-2] == "l":
+        word = word[:-1]
     return word.replace("Y", "y")
