@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
@@ -39,6 +40,27 @@ def copy_field(value: str | None, delimiter: str) -> str:
     if value == "" or value == "\\." or any(ch in value for ch in (delimiter, '"', "\n", "\r")):
         return '"' + value.replace('"', '""') + '"'
     return value
+
+
+def _copy_converter(column: Column, delimiter: str, millis: bool) -> Callable[[Any], str]:
+    """A fast stored value -> COPY field function for one column (used per row in dumps)."""
+    needs_quotes = re.compile("[" + re.escape(delimiter) + '"\n\r]').search
+
+    def quote_text(text: str) -> str:
+        if text == "" or text == "\\." or needs_quotes(text):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    ctype = column.ctype
+    if column.name.startswith("rank") and ctype == "float":
+        return lambda v: "" if v is None else types.pg_float_text(float(f"{v:.8g}"))
+    if ctype in ("int", "int2", "int4", "int8"):
+        return lambda v: "" if v is None else str(v)
+    if ctype in types.FLOAT_TYPES:
+        return lambda v: "" if v is None else types.pg_float_text(v)
+    if ctype == "text":
+        return lambda v: "" if v is None else quote_text(v)
+    return lambda v: copy_field(types.copy_text(v, ctype, millis), delimiter)
 
 
 def copy_line(columns: Sequence[Column], row: Sequence[Any], delimiter: str, millis: bool = False) -> str:
@@ -120,9 +142,11 @@ def dump_chunks(
     if fmt in ("csv", "tsv"):
         delimiter = "\t" if fmt == "tsv" else ","
         yield ((BOM if bom else "") + header_line(names, fmt)).encode("utf-8")
+        converters = [_copy_converter(c, delimiter, millis) for c in columns]
+        pairs = list(enumerate(converters))
         parts: list[str] = []
         for row in rows:
-            parts.append(copy_line(columns, row, delimiter, millis))
+            parts.append(delimiter.join([conv(row[i]) for i, conv in pairs]) + "\n")
             if len(parts) >= batch:
                 yield "".join(parts).encode("utf-8")
                 parts = []

@@ -364,6 +364,10 @@ def numeric_json(text: str) -> Any:
 
 def pg_float_text(value: float) -> str:
     """PostgreSQL's float8 text output (shortest round-trip digits, exponent from 1e15)."""
+    if 1e-4 <= abs(value) < 1e15:
+        # the common case: Python's repr already has the digits and no exponent
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
