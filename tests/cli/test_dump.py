@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from tests.bulk.helpers import cli, count_actions, jsonl, make_datasets, read_log
 
 

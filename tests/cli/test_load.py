@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from tests.bulk.helpers import cli, count_actions, jsonl, make_datasets, read_log, writes
 
 
@@ -34,6 +33,7 @@ def test_site_to_site_remaps_owner_org_and_groups_by_name(
     # the same names on B, but different ids: the dump's owner_org/group ids mean nothing on B
     b_org = b.client.action.organization_create(name="org-a")
     b_grp = b.client.action.group_create(name="grp")
+    make_datasets(b.client, 30, prefix="other")  # the bulk lookup must find the right ones among these
     assert b_org["id"] != a.client.action.organization_show(id="org-a")["id"]
     dumped = _dump(runner, a)
 
@@ -43,9 +43,10 @@ def test_site_to_site_remaps_owner_org_and_groups_by_name(
     assert first["package_create"] == 12
     assert first["package_show"] == 0  # existing datasets are looked up in bulk
     assert first["package_search"] == 1  # one lookup for the chunk of 12
-    loaded = {d["name"]: d for d in jsonl(_dump(runner, b))}
+    loaded = {d["name"]: d for d in jsonl(_dump(runner, b)) if d["name"].startswith("ds-")}
     assert len(loaded) == 12
     assert {d["owner_org"] for d in loaded.values()} == {b_org["id"]}
+    assert {d["id"] for d in loaded.values()} == {d["id"] for d in jsonl(dumped)}  # ids kept, as ckanapi
     assert [g["id"] for g in loaded["ds-0001"]["groups"]] == [b_grp["id"]]
     assert loaded["ds-0000"]["private"] is True
 
@@ -54,6 +55,7 @@ def test_site_to_site_remaps_owner_org_and_groups_by_name(
         again = cli(runner, b, "load", "datasets", "-p", "4", input=dumped)
     assert again.exit_code == 0, again.stderr
     assert writes(second) == 0
+    assert second["package_show"] == 0 and second["package_search"] == 1
     assert "12 unchanged" in again.stderr
 
 
@@ -62,7 +64,9 @@ def test_update_keeps_fields_absent_from_input(runner: CliRunner, ckan_server: A
     make_datasets(ck, 1)
     before = ck.action.package_show(id="ds-0000")
     log = tmp_path / "log.jsonl"
-    result = cli(runner, ckan_server, "load", "datasets", "-l", str(log), input='{"name": "ds-0000", "title": "New title"}\n')
+    result = cli(
+        runner, ckan_server, "load", "datasets", "-l", str(log), input='{"name": "ds-0000", "title": "New title"}\n'
+    )
     assert result.exit_code == 0, result.stderr
     after = ck.action.package_show(id="ds-0000")
     assert after["title"] == "New title"

@@ -147,11 +147,17 @@ async def run_batch(
 
 
 def keyset_fq(user_fq: str | None, last_id: str | None) -> str | None:
-    """``fq`` for the page after ``last_id`` in an ``id asc`` walk (``user_fq`` kept), quoted for Solr."""
-    if not last_id:
-        return user_fq
-    bound = 'id:{{"{}" TO *]'.format(last_id.replace("\\", "\\\\").replace('"', '\\"'))
-    return f"({user_fq}) AND {bound}" if user_fq else bound
+    """``fq`` for the page after ``last_id`` in an ``id asc`` walk, quoted for Solr.
+
+    A caller's ``fq`` is wrapped in parentheses: CKAN appends its own clauses to ``fq`` as text, so
+    a top-level ``a OR b`` would otherwise match every dataset (checked on CKAN 2.11).
+    """
+    parts = []
+    if user_fq:
+        parts.append(f"+({user_fq})")
+    if last_id:
+        parts.append('+id:{"%s" TO *]' % last_id.replace("\\", "\\\\").replace('"', '\\"'))  # noqa: UP031
+    return " ".join(parts) or None
 
 
 async def search_datasets(client: Any, params: dict[str, Any], out: DurableOutput, *, progress: Progress) -> int:

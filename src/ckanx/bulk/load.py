@@ -108,7 +108,7 @@ class _Lookups:
                 "package_search",
                 {
                     "q": "*:*",
-                    "fq": " OR ".join(clauses),
+                    "fq": "(" + " OR ".join(clauses) + ")",  # CKAN appends to fq: keep the OR inside
                     "rows": min(1000, len(names) + len(ids)),
                     "include_private": True,
                     "include_drafts": True,
