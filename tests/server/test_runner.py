@@ -97,3 +97,12 @@ def test_bind_socket_unresolvable_host() -> None:
 def test_socket_is_really_listening() -> None:
     with running_server() as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=2):
         pass
+
+
+def test_listening_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
+    # proto 0 made asyncio skip TCP_NODELAY on accepted connections: +40 ms per request
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
