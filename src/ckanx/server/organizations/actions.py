@@ -735,10 +735,11 @@ def _member_create_via(ctx: Context, data: dict[str, Any], *, is_org: bool) -> d
         raise errors.NotFound("Not found: " + ("Organization" if is_org else "Group") + " not found")
     user = user_models.get_user(ctx.conn, data["username"])
     assert user is not None
-    return member_create(
+    membership: dict[str, Any] = member_create(
         ctx,
         {"id": group["id"], "object": user["id"], "object_type": "user", "capacity": data["role"]},
     )
+    return membership
 
 
 @action("organization_member_create")

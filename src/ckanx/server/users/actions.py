@@ -299,7 +299,8 @@ def user_patch(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     for key in ("email_hash", "number_created_packages", "image_display_url", "apikey"):
         current.pop(key, None)
     current.update(data)
-    return user_update(ctx, current)
+    updated: dict[str, Any] = user_update(ctx, current)
+    return updated
 
 
 @action("user_delete")
