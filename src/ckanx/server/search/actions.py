@@ -222,6 +222,63 @@ def labels_filter(index: SearchIndex, labels: list[str] | None) -> int | None:
     return union((plist[label] for label in labels if label in plist), index.nbits)
 
 
+_SCHEMA_ORDER = (
+    "q",
+    "fl",
+    "fq",
+    "rows",
+    "sort",
+    "start",
+    "qf",
+    "facet",
+    "facet.mincount",
+    "facet.limit",
+    "facet.field",
+)
+
+
+def _solr_query_dict(
+    data: dict[str, Any],
+    params: dict[str, Any],
+    q: str,
+    filters: list[str],
+    labels: list[str] | None,
+    opts: QueryOptions,
+) -> dict[str, Any]:
+    """The parameter dict CKAN sends to Solr, in CKAN's key order (it appears in error messages)."""
+    query: dict[str, Any] = {}
+    for key in _SCHEMA_ORDER:
+        if key in params and (key in data or key == "rows"):
+            query[key] = params[key]
+    for key in params:
+        if key not in _SCHEMA_ORDER and key in data:
+            query[key] = params[key]
+    query["df"] = "text"
+    query.setdefault("sort", params["sort"])
+    query["fl"] = " ".join(params["fl"]) if params.get("fl") else "id validated_data_dict"
+    query["fq"] = None
+    query.setdefault("q", q)
+    query["q"] = q
+    rows = params["rows"]
+    query["rows"] = rows + 1 if rows > 0 else rows
+    fq = [*filters]
+    fq.insert(1 + len(params.get("fq_list") or []), '+site_id:"default"')
+    if labels is not None:
+        fq.append("+permission_labels:({})".format(" OR ".join(f'"{label}"' for label in labels)))
+    query["fq"] = fq
+    query.setdefault("facet", "true")
+    query.setdefault("facet.limit", 50)
+    query.setdefault("facet.mincount", 1)
+    query["wt"] = "json"
+    if opts.defType != "lucene":
+        query["defType"] = opts.defType
+        query["tie"] = params.get("tie", "0.1")
+        query["mm"] = params.get("mm", DEFAULT_MM)
+        query["qf"] = params.get("qf", QUERY_FIELDS)
+    query["q.op"] = "AND"
+    return query
+
+
 def _solr_error(query: dict[str, Any], message: str) -> errors.SearchError:
     solr = f"SolrError('Solr responded with an error (HTTP 400): [Reason: {message}]')"
     inner = f"SOLR returned an error running query: {query!r} Error: {solr}"
@@ -355,8 +412,12 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if not q or q in ('""', "''"):
         q = "*:*"
     fq_list = params.get("fq_list") or []
-    if isinstance(fq_list, str):
-        fq_list = [fq_list]
+    if isinstance(fq_list, (str, dict)):
+        # CKAN does fq.extend(fq_list): a string adds one filter per character (Solr then
+        # rejects the lone ":"), a dict its keys
+        fq_list = list(fq_list)
+    elif not isinstance(fq_list, list):
+        raise errors.InternalError()
     filters = [fq, *[str(f) for f in fq_list]]
     if not any("+state:" in f for f in filters):
         filters.append("+state:active")
@@ -376,7 +437,7 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     rows = params["rows"]
     start = params.get("start", 0)
     sort = params["sort"]
-    solr_query = {"q": q, "fq": filters, "sort": sort, "rows": rows + 1 if rows > 0 else rows}
+    solr_query = _solr_query_dict(data, params, q, filters, labels, opts)
     for key, value in params.items():
         _check_query_parser(key, value)
 
