@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
-from normalise import Normaliser, diff
+from normalise import Normaliser, diff, jwt_jti
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -291,7 +291,7 @@ class Case:
             # (a wrong one stays in the transcript and shows up as a difference)
             del shown["help"]
         if view:
-            shown = view(shown)
+            shown = json.loads(json.dumps(view(shown)))  # tuples -> lists, as in the file
         step: dict[str, Any] = {"call": label or action}
         if actor.role != "sysadmin":
             step["as"] = actor.role
@@ -323,7 +323,7 @@ class Case:
             headers["Authorization"] = actor.token
         resp = self.target.http.request(method, url, headers=headers, **kwargs)
         body = resp.text if text else parse_body(resp)
-        shown = view(body) if view else body
+        shown = json.loads(json.dumps(view(body) if view else body))
         self.steps.append(self.normaliser({
             "http": f"{method} {url}",
             "status": resp.status_code,
@@ -334,7 +334,7 @@ class Case:
 
     def note(self, label: str, value: Any) -> None:
         """Record a value computed by the case (e.g. "downloaded bytes equal the upload")."""
-        self.steps.append(self.normaliser({"note": label, "value": value}))
+        self.steps.append(self.normaliser({"note": label, "value": json.loads(json.dumps(value))}))
 
     # setup ------------------------------------------------------------------------------
     def setup(self, action: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
@@ -374,7 +374,7 @@ class Case:
                 org_name = org["name"] if isinstance(org, dict) else org
                 self.target.add_member(org_name, actor.name or "", role)
         if actor.token and actor.role != "sysadmin":
-            self.normaliser.register(actor.token, "token")
+            self._register_token(actor.token)
         self.actors[role] = actor
         return actor
 
@@ -391,14 +391,20 @@ class Case:
             return self.actor("anonymous")
         return self.actor(as_)
 
+    def _register_token(self, token: str) -> None:
+        # numbered when created, so placeholders do not depend on the order a list comes in
+        self.normaliser.register(token, "token")
+        jti = jwt_jti(token)
+        if jti:
+            self.normaliser.register(jti, "jti")
+
     def _register_secrets(self, action: str, body: Any) -> None:
         # API token ids (jti) are opaque strings, not UUIDs: give them placeholders explicitly
         # so that a token's id in api_token_list matches across targets.
         result = body.get("result") if isinstance(body, dict) else None
         if action == "api_token_create" and isinstance(result, dict):
             if isinstance(result.get("token"), str):
-                self.normaliser.register(result["token"], "token")
-                self.normaliser.text(result["token"])  # registers a JWT's jti
+                self._register_token(result["token"])
             if isinstance(result.get("id"), str):
                 self.normaliser.register(result["id"], "jti")
         if action == "api_token_list" and isinstance(result, list):

@@ -9,6 +9,8 @@ stable placeholders so transcripts can be compared with ``==``:
 - API tokens (JWTs, plus any value registered with :meth:`Normaliser.register`) -> ``<token1>`` ...;
   API token ids (``jti``) -> ``<jti1>`` ... (a JWT's ``jti`` is registered when the JWT is seen);
 - ISO timestamps -> ``<ts>``;
+- whole strings of 32 or 40 hex digits (MD5/SHA-1 digests: ``email_hash``, DataStore index
+  names derived from table names) -> ``<hex>``;
 - run ids (``ct`` + 8 hex digits, the unique part of every name a case creates) -> ``<run>``;
 - the target's base URL -> ``<site>``;
 - keys in :data:`VOLATILE_KEYS` are dropped wherever they appear.
@@ -32,6 +34,7 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Naive (CKAN) or zoned ISO 8601 timestamps, with or without fractional seconds; also the
 # date-only form CKAN uses in a few places is left alone on purpose (it is rarely volatile).
+HEX_DIGEST_RE = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}")
 TS_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
@@ -100,6 +103,8 @@ class Normaliser:
         """Normalise one string."""
         if value in self._known:
             return self._known[value]
+        if HEX_DIGEST_RE.fullmatch(value):
+            return "<hex>"
         if self.site_url:
             value = value.replace(self.site_url, "<site>")
         value = JWT_RE.sub(self._token, value)

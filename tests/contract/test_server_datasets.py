@@ -253,7 +253,6 @@ INVALID_PACKAGES: list[tuple[str, dict[str, Any]]] = [
     ("name_uppercase", {"name": "Bad Name"}),
     ("name_short", {"name": "a"}),
     ("name_long", {"name": "x" * 101}),
-    ("name_int", {"name": 123}),
     ("owner_org_unknown", {"owner_org": "no-such-org-contract"}),
     ("owner_org_missing", {"owner_org": None}),
     ("extras_missing_value", {"extras": [{"key": "k"}]}),

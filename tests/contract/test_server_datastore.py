@@ -314,6 +314,8 @@ def test_dump(ckan: Case) -> None:
     rid = _table(ckan)
     for query in ("", "?format=csv", "?format=tsv", "?format=json", "?limit=1&offset=1",
                   "?sort=n%20desc", "?format=bogus"):
-        ckan.http("GET", f"/datastore/dump/{rid}{query}", text=True)
+        # error pages are HTML with a per-request CSRF token: their body is not compared
+        ckan.http("GET", f"/datastore/dump/{rid}{query}", text=True,
+                  view=lambda b: "<html>" if b.lstrip().startswith("<") else b)
     ckan.http("GET", "/datastore/dump/ct-no-such-resource",
               view=lambda b: b if b.startswith(("{", '"')) else "<body>", text=True)

@@ -28,12 +28,23 @@ def _create(ckan: Case, kind: str, label: str, **fields: Any) -> dict[str, Any]:
     return ckan.setup(f"{kind}_create", {"name": ckan.name(label), **fields})
 
 
+def site_counts(body: Any) -> Any:
+    """View: members' ``number_created_packages`` counts the whole site's datasets for the
+    sysadmin (shared, changing): only the type is compared."""
+    users = body.get("result", {}).get("users") if body.get("success") else None
+    for user in users or []:
+        if isinstance(user.get("number_created_packages"), int):
+            user["number_created_packages"] = "<int>"
+    return body
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_create_and_show(ckan: Case, kind: str) -> None:
     ckan.call(f"{kind}_create", {"name": ckan.name("x"), "title": "Title X",
                                  "description": "About X", "image_url": "http://example.com/x.png",
-                                 "extras": [{"key": "region", "value": "north"}]})
-    ckan.call(f"{kind}_show", {"id": ckan.name("x")}, method="GET")
+                                 "extras": [{"key": "region", "value": "north"}]},
+              view=site_counts)
+    ckan.call(f"{kind}_show", {"id": ckan.name("x")}, method="GET", view=site_counts)
     ckan.call(f"{kind}_show", {"id": ckan.name("x")}, as_="anonymous", view=keys_of("result"),
               label="anonymous keys")
 
