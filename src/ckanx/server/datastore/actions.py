@@ -122,7 +122,12 @@ def record_count_param(ctx: Context, data: dict[str, Any], out: dict[str, Any]) 
 
 
 def extras(data: dict[str, Any], known: set[str]) -> dict[str, Any]:
-    """Parameters outside the schema (CKAN's ``__extras``)."""
+    """Parameters outside the schema (CKAN's ``__extras``).
+
+    A parameter literally named ``__junk`` makes CKAN's validation crash (500); so here too.
+    """
+    if "__junk" in data:
+        raise errors.InternalError()
     return {k: v for k, v in data.items() if k not in known}
 
 
@@ -453,6 +458,8 @@ def datastore_upsert(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     ds = store(ctx)
     if ds.table(rid) is None:
         raise NotFound(f'Not found: Resource "{rid}" was not found.')
+    if records is not None and not isinstance(records, list):
+        raise errors.InternalError()  # CKAN iterates the value and fails the same way
     written = ds.upsert(rid, records if records is not None else [], method, bool(echo.get("dry_run")))
     out = sorted_echo(echo)
     if ctx.version == "2.11":
@@ -729,6 +736,8 @@ def run_search(ctx: Context, params: dict[str, Any], table: Table) -> tuple[quer
     junk = params.get("__extras")
     if junk:
         raise query.invalid("__extras", next(iter(junk)))
+    if params.get("offset", 0) < 0:
+        raise query.invalid("offset", params["offset"])
     return query.build(table, params, ctx.version)
 
 
@@ -1010,12 +1019,13 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             missing_fn = re.match(r"no such function: (\S+)", str(exc))
             if missing_fn:
                 raise NotAuthorized(f"Access denied: Not authorized to call function {missing_fn.group(1)}") from None
-            if ctx.version == "2.12" and "syntax error" in str(exc):
-                raise _message_error(f"Invalid SQL: {exc}") from None
+            kind, message = _pg_error(str(exc))
+            if ctx.version == "2.12" and kind == "SyntaxError":
+                raise _message_error(f"Invalid SQL: {message}") from None
             raise ValidationError(
                 {
-                    "query": [f"(sqlite3.{type(exc).__name__}) {exc}\n[SQL: {wrapped}]"],
-                    "info": {"statement": [wrapped], "params": [{}], "orig": [str(exc)]},
+                    "query": [f"(psycopg2.errors.{kind}) {message}\n\n[SQL: {wrapped}]"],
+                    "info": {"statement": [wrapped], "params": [{}], "orig": [message + "\n"]},
                 }
             ) from None
         description = cur.description or ()
@@ -1056,6 +1066,22 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if truncated:
         out["records_truncated"] = True
     return out
+
+
+def _pg_error(message: str) -> tuple[str, str]:
+    """An SQLite error -> (psycopg2 error class, PostgreSQL's wording) as CKAN reports them."""
+    m = re.match(r'near "(.*)": syntax error', message)
+    if m:
+        return "SyntaxError", f'syntax error at or near "{m.group(1)}"'
+    if message == "incomplete input":
+        return "SyntaxError", "syntax error at end of input"
+    m = re.match(r"no such table: (.*)", message)
+    if m:
+        return "UndefinedTable", f'relation "{m.group(1)}" does not exist'
+    m = re.match(r"no such column: (.*)", message)
+    if m:
+        return "UndefinedColumn", f'column "{m.group(1)}" does not exist'
+    return "ProgrammingError", message
 
 
 def _pg_column_name(name: str, sql: str) -> str:

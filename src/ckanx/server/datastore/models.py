@@ -467,6 +467,9 @@ class DataStore:
             missing = [c for c in key_cols if c not in record]
             if missing:
                 raise ValidationError({"key": [KEY_MISSING.format(", ".join(missing))]})
+            unknown = [k for k in record if k not in ftypes and k != "_id"]
+            if unknown:
+                raise ValidationError({"fields": [f'fields "{", ".join(unknown)}" do not exist']})
             row = self._coerce_record(table, ftypes, record, num, allow_id=True)
             key_vals = [row.pop("_id")] if key_cols == ["_id"] else [row[c] for c in key_cols]
             where = " AND ".join(f"{quote(c)} IS ?" for c in key_cols)
