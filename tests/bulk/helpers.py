@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from ckanx._client import AsyncClient
 from ckanx.cli import main
+from ckanx.server import registry
 
 WRITE_PREFIXES = ("_create", "_update", "_patch", "_revise", "_delete", "_purge")
 
@@ -77,3 +82,52 @@ def make_datasets(client: Any, n: int, *, org: str = "org-a", prefix: str = "ds"
         )
         names.append(name)
     return names
+
+
+def slow_action(monkeypatch: pytest.MonkeyPatch, name: str, seconds: float) -> None:
+    """Make the embedded server's action ``name`` take longer, so a kill lands mid-job."""
+    spec = registry.ACTIONS[name]
+
+    def slow(ctx: Any, data: dict[str, Any]) -> Any:
+        time.sleep(seconds)
+        return spec.func(ctx, data)
+
+    monkeypatch.setitem(registry.ACTIONS, name, registry.ActionSpec(spec.name, slow, spec.read, spec.versions))
+
+
+def ckanx_process(srv: Any, tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    token = tmp_path / "token"
+    token.write_text(srv.token)
+    env = {k: v for k, v in os.environ.items() if k not in ("CKAN_URL", "CKAN_API_TOKEN")}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from ckanx.cli import main; main()", *args, "-r", srv.url, "--token-file", str(token)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready: Any, timeout: float = 60) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` is true (fails if it ends first)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the job never got far enough"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"rs-{i:04d}",
+            "title": f"Resumable {i}",
+            "notes": "x" * (i % 7),
+            "owner_org": "org-r",
+            "tags": [{"name": f"t{i % 4}"}],
+            "resources": [{"url": f"http://example.org/{i}.csv", "name": f"r{i}"}],
+        }
+        for i in range(n)
+    ]
