@@ -111,9 +111,7 @@ def _defaults(**over):  # type: ignore[no-untyped-def]
 
 
 def test_serves_with_matching_site_url_then_stops(tmp_path: Path) -> None:
-    out, err, stop, thread, result = _serve_in_thread(
-        **_defaults(data_dir=tmp_path / "site", ckan_version="2.12")
-    )
+    out, err, stop, thread, result = _serve_in_thread(**_defaults(data_dir=tmp_path / "site", ckan_version="2.12"))
     url = URL_RE.search(out.getvalue()).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
     status = httpx.get(f"{url}/api/3/action/status_show").json()["result"]
@@ -207,3 +205,31 @@ def test_ctrl_c_in_a_real_process_exits_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert stderr.rstrip().endswith("stopped")
+
+
+def test_seed_files_are_loaded_before_the_url_is_printed(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    rows = [
+        {"name": "serve-ds", "title": "T", "organization": {"name": "serve-org"}},
+        {"name": "serve-orphan", "title": "No org"},
+    ]
+    plain = tmp_path / "a.jsonl"
+    plain.write_text(json.dumps(rows[0]) + "\n")
+    gz = tmp_path / "b.jsonl.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write(json.dumps(rows[1]) + "\n")
+    out, err, stop, thread, result = _serve_in_thread(**_defaults(seeds=[plain, gz], default_owner_org="serve-default"))
+    try:
+        url = URL_RE.search(out.getvalue()).group(1)  # type: ignore[union-attr]
+        names = httpx.get(f"{url}/api/3/action/package_list").json()["result"]
+        assert sorted(names) == ["serve-ds", "serve-orphan"]
+        orphan = httpx.get(f"{url}/api/3/action/package_show?id=serve-orphan").json()["result"]
+        assert orphan["organization"]["name"] == "serve-default"
+    finally:
+        stop.set()
+        thread.join(15)
+    assert f"seeded {plain}: 1/1 datasets" in err.getvalue()
+    assert f"seeded {gz}: 1/1 datasets" in err.getvalue()
+    assert result["code"] == ServeExit.OK
