@@ -119,6 +119,19 @@ def _validate_group(
                     users.append(entry)
             if any(user_errors):
                 errs.fields["users"] = user_errors
+    raw_packages = data.get("packages")
+    if isinstance(raw_packages, list):
+        package_errors: list[dict[str, Any]] = []
+        for entry in raw_packages:
+            ref = entry.get("id") if isinstance(entry, dict) else None
+            if is_empty(ref):
+                package_errors.append({"id": [MISSING]})
+            elif _dataset(ctx, ref) is None:
+                package_errors.append({"id": ["Not found: Dataset"]})
+            else:
+                package_errors.append({})
+        if any(package_errors):
+            errs.fields["packages"] = package_errors
     return fields, extras, users, errs
 
 
@@ -168,7 +181,7 @@ def group_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     :param name: the group's name (2-100 lowercase alphanumeric, ``-``, ``_``)
     :param id, title, description, image_url, state, approval_status, extras, users: see
         ``organization_create``
-    :param packages: list of ``{"id"}`` or ``{"name"}`` dicts of datasets in the group
+    :param packages: list of ``{"id": <dataset id or name>}`` dicts: the datasets in the group
     :returns: the new group
     :rtype: dictionary
     """
@@ -405,16 +418,7 @@ def group_list_authz(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]
             f"AND m.capacity IN ({','.join('?' * len(roles))})",
             (user["id"], *roles),
         ).fetchall()
-    counts = models.dataset_counts(ctx)["groups"] if rows else {}
-    out = [
-        models.list_dict(
-            ctx,
-            models._row(r),
-            package_count=int(counts.get(r["name"], 0)),
-            with_member_count=True,
-        )
-        for r in rows
-    ]
+    out = [models.list_dict(ctx, models._row(r)) for r in rows]
     return sorted(out, key=lambda g: g["display_name"].lower())
 
 
@@ -586,10 +590,11 @@ def _set_dataset_group(ctx: Context, pkg: dict[str, Any], group: dict[str, Any],
 
 
 def _set_group_datasets(ctx: Context, group: dict[str, Any], packages: list[Any]) -> None:
-    """Make ``packages`` (dicts with ``id``/``name``, or strings) the group's datasets."""
+    """Make ``packages`` (validated dicts with an ``id``, which may be a name) the group's
+    datasets."""
     wanted: dict[str, dict[str, Any]] = {}
     for entry in packages:
-        ref = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
+        ref = entry.get("id") if isinstance(entry, dict) else None
         pkg = _dataset(ctx, ref) if ref else None
         if pkg is not None:
             wanted[pkg["id"]] = pkg

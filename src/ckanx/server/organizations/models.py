@@ -233,16 +233,21 @@ def dataset_fq(group: dict[str, Any]) -> str:
 
 
 def group_datasets(ctx: Context, group: dict[str, Any], *, rows: int | None = 0) -> tuple[int, list[dict[str, Any]]]:
-    """``(package_count, datasets)`` as CKAN's ``group_dictize`` asks search for them.
+    """``(package_count, datasets)`` as CKAN's ``group_dictize`` gets them from search.
 
-    Members of an organization (and sysadmins) count its private datasets too.
+    Organizations: a search on ``owner_org`` (members and sysadmins also count private ones).
+    Groups: their active public datasets, read from the member table rather than the index,
+    because ``group_create``/``group_update`` change memberships in the same transaction and
+    CKAN reindexes those datasets before answering. ``rows=None`` means search's default (10).
     """
     from .. import authz
 
+    if not group["is_organization"]:
+        return _group_member_datasets(ctx, group, 10 if rows is None else rows)
     query: dict[str, Any] = {"fq": dataset_fq(group), "facet": "false"}
     if rows is not None:
         query["rows"] = rows
-    if group["is_organization"] and authz.has_permission(ctx, group["id"], "read"):
+    if authz.has_permission(ctx, group["id"], "read"):
         query["include_private"] = True
     result = _search(ctx, query)
     if result is None:
@@ -250,11 +255,33 @@ def group_datasets(ctx: Context, group: dict[str, Any], *, rows: int | None = 0)
     return int(result.get("count", 0)), list(result.get("results", []))
 
 
+def _group_member_datasets(ctx: Context, group: dict[str, Any], rows: int) -> tuple[int, list[dict[str, Any]]]:
+    if not user_models._table_exists(ctx.conn, "package"):
+        return 0, []
+    ids = [
+        r[0]
+        for r in ctx.conn.execute(
+            "SELECT p.id FROM member m JOIN package p ON p.id = m.table_id "
+            "WHERE m.group_id = ? AND m.table_name = 'package' AND m.state = 'active' "
+            "AND p.state = 'active' AND p.private = 0 ORDER BY p.metadata_modified DESC",
+            (group["id"],),
+        )
+    ]
+    datasets = []
+    for pkg_id in ids[:rows]:
+        try:
+            datasets.append(ctx.call("package_show", {"id": pkg_id}, ignore_auth=True))
+        except (errors.NotFound, errors.InternalError):
+            continue
+    return len(ids), datasets
+
+
 def group_package_ids(conn: sqlite3.Connection, group_id: str) -> list[str]:
     """Ids of the datasets that are active members of a group (the member table, which the
     datasets family writes when a dataset's ``groups`` change)."""
     rows = conn.execute(
-        "SELECT table_id FROM member WHERE group_id = ? AND table_name = 'package' AND state = 'active' ORDER BY rowid",
+        "SELECT table_id FROM member WHERE group_id = ? AND table_name = 'package' "
+        "AND state = 'active' ORDER BY rowid",
         (group_id,),
     ).fetchall()
     return [r[0] for r in rows]
