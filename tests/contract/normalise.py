@@ -246,7 +246,7 @@ def diff(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any
         return sorted(out, key=lambda d: d[0])
     if isinstance(expected, list) and isinstance(actual, list):
         out = []
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
             out.extend(diff(e, a, f"{path}.{i}" if path else str(i)))
         if len(expected) != len(actual):
             out.append((f"{path}.<len>", len(expected), len(actual)))

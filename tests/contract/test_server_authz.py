@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import Actor, Case, Target, new_run_id
 from normalise import only
+
+from conftest import Actor, Case, Target, new_run_id
 
 ROLES = ["anonymous", "user", "member", "editor", "admin", "sysadmin"]
 

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from conftest import Case
 from normalise import only
+
+from conftest import Case
 
 FIELDS = [{"id": "code", "type": "text"}, {"id": "n", "type": "int"},
           {"id": "label", "type": "text"}]
@@ -52,7 +53,8 @@ def ds_error(body: Any) -> Any:
 
     - constraint names are hashes of the table name: replaced by ``<constraint>``;
     - ``datastore_search_sql`` errors quote psycopg2's exception and the SQL CKAN wrapped around
-      the query: only the exception class (``(psycopg2.errors.SyntaxError)``) is kept.
+      the query: only the exception class (``(psycopg2.errors.SyntaxError)``) is kept in
+      ``query``, and the first line of PostgreSQL's message in ``info.orig``.
     """
     if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
         return body
@@ -63,6 +65,11 @@ def ds_error(body: Any) -> Any:
                      for v in value]
             if key == "query":
                 value = [v.split(")")[0] + ")" if isinstance(v, str) else v for v in value]
+        if key == "info" and isinstance(value, dict) and isinstance(value.get("orig"), list):
+            # PostgreSQL's message, without the "LINE 1: ..." context, which quotes the
+            # EXPLAIN wrapper CKAN puts around the query
+            value = {**value, "orig": [v.split("\n")[0] if isinstance(v, str) else v
+                                       for v in value["orig"]]}
         err[key] = value
     return {**body, "error": err}
 

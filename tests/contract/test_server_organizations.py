@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Case
 from normalise import keys_of, only, pick
+
+from conftest import Case
 
 KINDS = ["organization", "group"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Case
 from normalise import only, pick
+
+from conftest import Case
 
 CSV = b"code,n\na,10\nb,20\n"
 
@@ -17,7 +18,7 @@ def _ds(ckan: Case, **fields: Any) -> dict[str, Any]:
 
 def test_create_link_resource(ckan: Case) -> None:
     ds = _ds(ckan)
-    status, body = ckan.call("resource_create", {
+    _, body = ckan.call("resource_create", {
         "package_id": ds["id"], "url": "http://example.com/data.csv", "name": "data.csv",
         "format": "CSV", "description": "link", "custom": "kept"})
     ckan.call("resource_show", {"id": body["result"]["id"]}, method="GET")
@@ -117,7 +118,7 @@ def test_resource_on_deleted_dataset(ckan: Case) -> None:
 
 def test_upload_and_download(ckan: Case) -> None:
     ds = _ds(ckan)
-    status, body = ckan.call(
+    _, body = ckan.call(
         "resource_create", {"package_id": ds["id"], "name": "upload"},
         files={"upload": ("data.csv", CSV, "text/csv")})
     res = body["result"]

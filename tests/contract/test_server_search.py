@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Case, Target, new_run_id
 from normalise import run_key
+
+from conftest import Case, Target, new_run_id
 
 
 @dataclass

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Case
 from normalise import keys_of
+
+from conftest import Case
 
 # (id, method, path) for raw HTTP requests whose status, media type and body shape are the contract.
 RAW_REQUESTS = [

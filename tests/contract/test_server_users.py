@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Case
 from normalise import keys_of, only, pick
+
+from conftest import Case
 
 
 def test_user_create_and_show(ckan: Case) -> None:
