@@ -19,7 +19,7 @@ from .. import errors
 from ..context import Context, now_iso
 from ..errors import NotAuthorized, NotFound, ValidationError
 from ..registry import action
-from . import formats, query, types
+from . import formats, fulltext, query, types
 from .models import DataStore, Table, get_store, index_name, valid_field_name
 
 ROWS_DEFAULT = 100
@@ -1057,7 +1057,10 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     truncated = len(rows) > SQL_ROWS_MAX
     rows = rows[:SQL_ROWS_MAX]
     records = [
-        {n: (v if t in ("tsvector",) else types.decode(v, t)) for n, t, v in zip(names_out, ctypes, r, strict=False)}
+        {
+            n: (fulltext.tsvector_text(v) if t == "tsvector" else types.decode(v, t))
+            for n, t, v in zip(names_out, ctypes, r, strict=False)
+        }
         for r in rows
     ]
     out = dict(data)

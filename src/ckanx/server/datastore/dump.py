@@ -80,6 +80,8 @@ def _prepare(server: EmbeddedCKAN, request: Request, resource_id: str) -> Any:
 
     user = authenticate(server, request.headers.get("Authorization"))
     store = get_store(server)
+    params, errs = _validate(dict(request.query_params), server.ckan_version)
+    # the catalog transaction also serialises this against actions using the DataStore connection
     with server.db.transaction() as conn:
         ctx = Context(server, conn, user)
         real = store.resolve(resource_id)
@@ -89,15 +91,14 @@ def _prepare(server: EmbeddedCKAN, request: Request, resource_id: str) -> Any:
             actions.check_read(ctx, real)
         except ActionError:
             return _html(404, "Error 404", "DataStore resource not found")
-    params, errs = _validate(dict(request.query_params), server.ckan_version)
+        table = store.table(real)
+    if table is None:
+        return _html(404, "Error 404", "DataStore resource not found")
     if errs:
         if "format" in errs and server.ckan_version == "2.12":
             return _html(500, "Error [500]", "Internal Server Error")
         detail = "\n".join(f"{k}: {' '.join(v)}" for k, v in errs.items())
         return _html(400, "Error 400", detail)
-    table = store.table(real)
-    if table is None:
-        return _html(404, "Error 404", "DataStore resource not found")
     try:
         select, _requested = query.build(table, params, server.ckan_version)
     except (ValidationError, TypeError):

@@ -83,3 +83,15 @@ def rank(doc: str | None, groups: list[list[tuple[str, bool]]]) -> float | None:
             score = float(f"{raw / (raw + 1):.9g}")
             best = score if best is None else max(best, score)
     return best
+
+
+def tsvector_text(doc: str | None) -> str | None:
+    """``_full_text`` shown the way PostgreSQL prints a tsvector: ``'word':1,4 'other':2``."""
+    if doc is None:
+        return None
+    positions: dict[str, list[int]] = {}
+    for pos, token in enumerate(doc.split(), start=1):
+        positions.setdefault(token, []).append(pos)
+    return " ".join(
+        "'" + token.replace("'", "''") + "':" + ",".join(map(str, where)) for token, where in sorted(positions.items())
+    )

@@ -17,6 +17,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -215,9 +216,10 @@ class DataStore:
                     if "type" in f and types.canonical_type(f["type"]) is None:
                         raise ValidationError({"fields": [f'"{f["type"]}" is not a valid field type']})
                 elif "type" in f and f["type"] is not None:
-                    ctype = types.canonical_type(f["type"])
-                    if ctype is None:
+                    canonical = types.canonical_type(f["type"])
+                    if canonical is None:
                         raise ValidationError({"fields": [f'"{f["type"]}" is not a valid field type']})
+                    ctype = canonical
                 else:
                     guessed = None
                     if records and isinstance(records[0], dict) and fid in records[0]:
@@ -568,7 +570,9 @@ def valid_field_name(name: Any) -> bool:
 def get_store(server: EmbeddedCKAN) -> DataStore:
     """The site's DataStore (``datastore.db`` next to ``catalog.db``), opened on first use."""
     store = server.state.get("datastore")
-    if store is None:
+    if not isinstance(store, DataStore):
         store = DataStore(Path(server.data_dir) / "datastore.db")
         server.state["datastore"] = store
+        # EmbeddedCKAN.close() knows nothing of this connection: close it with the server
+        weakref.finalize(server, store.close)
     return store

@@ -240,12 +240,12 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
             raise CoercionError(f'column "{column}" is of type numeric but expression is of type boolean')
         if isinstance(value, (int, float, str)):
             try:
-                number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+                decimal = Decimal(value.strip() if isinstance(value, str) else repr(value))
             except InvalidOperation:
                 raise CoercionError(f'invalid input syntax for type numeric: "{value}"') from None
-            if number.is_nan():
+            if decimal.is_nan():
                 return "NaN"
-            return format(number, "f")
+            return format(decimal, "f")
         raise CoercionError(f"can't adapt type '{type(value).__name__}'")
     if ctype == "bool":
         if isinstance(value, bool):
