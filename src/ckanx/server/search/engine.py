@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from . import lucene
@@ -201,6 +202,7 @@ class SearchIndex:
         self.version = 0
         self._views: dict[str, tuple[int, _SortedView]] = {}
         self._orders: dict[tuple[tuple[str, bool], ...], tuple[int, list[int]]] = {}
+        self._costs: dict[str, tuple[int, float]] = {}
         self._wild: dict[tuple[str, str], tuple[int, int]] = {}
 
     # ------------------------------------------------------------------ writing
@@ -240,6 +242,9 @@ class SearchIndex:
                 values.setdefault(dest, []).extend(vals)
         postings = self.postings
         cache: dict[tuple[str, str], list[str]] = {}
+        bulk = self._bulk
+        threshold = self._dense_threshold()
+        nbits = self.nbits
         for name, vals in values.items():
             kind, multi = field_info(name)
             if kind == "stored":
@@ -250,8 +255,17 @@ class SearchIndex:
             plist = postings.get(name)
             if plist is None:
                 plist = postings[name] = {}
-            for term in terms:
-                self._post(plist, term, slot)
+            get = plist.get
+            for term in terms:  # inlined _post: this loop is most of a rebuild
+                p = get(term)
+                if p is None:
+                    plist[term] = array("I", (slot,))
+                elif p.__class__ is int:
+                    plist[term] = p | (1 << slot)  # type: ignore[operator]
+                else:
+                    p.append(slot)  # type: ignore[union-attr]
+                    if not bulk and len(p) > threshold:  # type: ignore[arg-type]
+                        plist[term] = bits_from_slots(p, nbits)  # type: ignore[arg-type]
             self._post(self.exists, name, slot)
             if name in _NO_COLUMN or (kind in TEXT_KINDS and name not in _TEXT_COLUMNS):
                 continue
@@ -438,7 +452,8 @@ class SearchIndex:
         count = matches.bit_count()
         uses_score = any(f == "score" for f, _ in sort_spec) and bool(leaves)
         page = self._page(matches, count, sort_spec, start, rows, leaves if uses_score else None)
-        facets = {name: self.facet(name, matches, count, facet_limit, facet_mincount) for name in facet_fields}
+        shared: dict[str, Any] = {}  # the matched slots, enumerated once for all facet fields
+        facets = {name: self.facet(name, matches, count, facet_limit, facet_mincount, shared) for name in facet_fields}
         return SearchResult(count, [self.ids[s] or "" for s in page], facets)
 
     @staticmethod
@@ -554,8 +569,15 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ facets
 
-    def facet(self, name: str, matches: int, count: int, limit: int, mincount: int) -> list[tuple[str, int]]:
-        """``[(value, count)]`` for one field over ``matches``, Solr's order and limits."""
+    def facet(
+        self, name: str, matches: int, count: int, limit: int, mincount: int, shared: dict[str, Any] | None = None
+    ) -> list[tuple[str, int]]:
+        """``[(value, count)]`` for one field over ``matches``, Solr's order and limits.
+
+        Counts come from the posting lists (cheap when the field has few distinct values) or from
+        the per-document values of the matched documents (cheap when few documents match).
+        """
+        shared = {} if shared is None else shared
         counts: dict[str, int] = {}
         if count:
             plist = self.postings.get(name, {})
@@ -563,21 +585,19 @@ class SearchIndex:
             col = self.columns.get(name)
             mcol = self.multi.get(name)
             nwords = self.nbits // 64 + 1
-            by_bits_cost = sum(nwords * 0.002 + 0.3 if isinstance(p, int) else len(p) * 0.1 for p in plist.values())
-            by_docs_cost = count * 0.4 + nwords * 0.05
+            by_bits_cost = self._facet_cost(name, plist, nwords)
+            by_docs_cost = count * 0.4 + (0 if "slots" in shared else nwords * 0.05)
             if kind not in TEXT_KINDS and kind != "text_ngram" and (col or mcol) and by_docs_cost < by_bits_cost:
                 counter: Counter[str] = Counter()
-                slots = bits_to_slots(matches, self.nbits)
+                if "slots" not in shared:
+                    shared["slots"] = bits_to_slots(matches, self.nbits)
+                slots = shared["slots"]
                 if col:
                     n = len(col)
-                    counter.update(col[s] for s in slots if s < n and col[s] is not None)
+                    counter.update(v for v in (col[s] for s in slots if s < n) if v is not None)
                 if mcol:
                     n = len(mcol)
-                    for s in slots:
-                        if s < n:
-                            vals = mcol[s]
-                            if vals:
-                                counter.update(vals)
+                    counter.update(chain.from_iterable(v for v in (mcol[s] for s in slots if s < n) if v))
                 if kind == "number":
                     counts = {_number_key(k) if isinstance(k, float) else k: v for k, v in counter.items()}
                 else:
@@ -597,6 +617,15 @@ class SearchIndex:
             items.sort(key=lambda kv: (-kv[1], kv[0]))
             items = items[:limit]
         return items
+
+    def _facet_cost(self, name: str, plist: dict[str, int | array[int]], nwords: int) -> float:
+        """Estimated cost (arbitrary units) of counting a field from its posting lists."""
+        cached = self._costs.get(name)
+        if cached and cached[0] == self.version:
+            return cached[1]
+        cost = sum(nwords * 0.002 + 0.3 if isinstance(p, int) else len(p) * 0.1 for p in plist.values())
+        self._costs[name] = (self.version, cost)
+        return cost
 
     def count(self, fq: str, fetch_docs: FetchDocs | None = None) -> int:
         """How many live documents match one filter query."""
