@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import random
 import statistics
 import tempfile
@@ -151,6 +153,13 @@ async def run_searches(server: EmbeddedCKAN, m: int, rng: random.Random) -> list
     return timings
 
 
+def _rss_mb() -> float:
+    """Current resident set size (Linux), in MB."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=int, default=100_000)
@@ -162,10 +171,17 @@ def main() -> None:
         t0 = time.perf_counter()
         pkgs = generate(args.datasets, rng)
         load(server, pkgs)
+        del pkgs
+        gc.collect()
+        rss0 = _rss_mb()
         t1 = time.perf_counter()
         indexing.rebuild(server)
         t2 = time.perf_counter()
-        print(f"generated+stored {args.datasets} datasets in {t1 - t0:.1f}s; index rebuild {t2 - t1:.1f}s")
+        gc.collect()
+        print(
+            f"generated+stored {args.datasets} datasets in {t1 - t0:.1f}s; index rebuild {t2 - t1:.1f}s; "
+            f"process RSS {rss0:.0f} MB -> {_rss_mb():.0f} MB"
+        )
         asyncio.run(run_searches(server, 5, rng))  # warm-up (first sorts build cached orders)
         timings = asyncio.run(run_searches(server, args.searches, rng))
         ms = sorted(t * 1000 for t in timings)

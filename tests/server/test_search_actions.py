@@ -243,3 +243,20 @@ def test_package_autocomplete(api: Any, site: dict[str, Any]) -> None:
     assert len(body["result"]) == 1
     status, body = api("package_autocomplete", {})
     assert (status, body["error"]) == (409, {"q": ["Missing value"], "__type": "Validation Error"})
+
+
+def test_vocabulary_tags_are_indexed_under_their_vocabulary(api: Any, make_org: Any) -> None:
+    # same calls as on CKAN 2.11.6, which answered as asserted below
+    org = make_org()
+    status, body = api("vocabulary_create", {"name": "genre", "tags": [{"name": "jazzy"}]})
+    assert status == 200, body
+    vocab_id = body["result"]["id"]
+    tags = [{"name": "jazzy", "vocabulary_id": vocab_id}, {"name": "free"}]
+    assert api("package_create", {"name": "vt-ds", "owner_org": org["id"], "tags": tags})[0] == 200
+    assert names(search(api, {"fq": "vocab_genre:jazzy"})) == ["vt-ds"]
+    assert names(search(api, {"fq": "tags:jazzy"})) == []
+    assert names(search(api, {"q": "jazzy"})) == ["vt-ds"]
+    facets = search(api, {"facet.field": '["vocab_genre", "tags"]'})["result"]["facets"]
+    assert facets == {"vocab_genre": {"jazzy": 1}, "tags": {"free": 1}}
+    fl = search(api, {"fl": "name,vocab_genre,tags"})["result"]["results"]
+    assert fl == [{"name": "vt-ds", "vocab_genre": ["jazzy"], "tags": ["free"]}]
