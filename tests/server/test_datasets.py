@@ -434,3 +434,26 @@ def test_blank_title_null_extra_and_text_coercion(api: Api, org: dict[str, Any])
     assert (pkg["title"], pkg["notes"], pkg["version"]) == ("coerce", "5", "1.5")
     assert [t["name"] for t in pkg["tags"]] == ["dup"]
     assert pkg["extras"] == [{"key": "x", "value": "2"}]
+
+
+@pytest.mark.parametrize("ckan_version", ["2.12"])
+def test_ckan_212_update_keeps_resources_and_extras_order(
+    api: Api, org: dict[str, Any], server: Any, ckan_version: str
+) -> None:
+    extras = [{"key": "z", "value": "1"}, {"key": "a", "value": "2"}]
+    pkg = create(api, org, "v212", extras=extras, resources=[{"url": "http://e.com/a.csv"}])
+    assert pkg["extras"] == extras  # not sorted on 2.12
+    status, body = api("package_update", {"id": pkg["id"], "title": "x", "extras": extras})
+    assert status == 200 and list(body) == ["help", "success", "result", "changed_entities"]
+    assert body["changed_entities"] == {"packages": [pkg["id"]]}
+    assert [r["id"] for r in body["result"]["resources"]] == [r["id"] for r in pkg["resources"]]
+    assert "changed_entities" not in api("package_patch", {"id": pkg["id"], "title": "y"})[1]
+    cleared = ok(api("package_update", {"id": pkg["id"], "resources": []}))
+    assert cleared["resources"] == []
+
+
+def test_ckan_211_update_has_no_changed_entities(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "v211", resources=[{"url": "http://e.com/a.csv"}])
+    status, body = api("package_update", {"id": pkg["id"], "title": "x"})
+    assert status == 200 and "changed_entities" not in body
+    assert body["result"]["resources"] == []

@@ -242,3 +242,24 @@ def test_revise_attaches_file_to_new_resource(api: Api, pkg: dict[str, Any], ser
     assert (res["name"], res["url_type"], res["size"]) == ("added", "upload", len(CSV))
     assert res["url"].endswith(f"/resource/{res['id']}/download/r.csv")
     assert get(server, res["url"]).content == CSV
+
+
+def test_format_cleaning_and_guessing(api: Api, pkg: dict[str, Any]) -> None:
+    given_id = "0b1e9d9e-0000-4000-8000-000000000042"
+    new = ok(
+        api(
+            "package_patch",
+            {
+                "id": pkg["id"],
+                "resources": [
+                    {"id": given_id, "url": "http://x/a.pdf"},  # an id: no guessing (as CKAN)
+                    {"url": "http://x/b.pdf"},
+                    {"url": "http://x/c", "format": "video/mp4"},
+                    {"url": "http://x/d", "format": "esri shapefile"},
+                    {"url": "http://x/e", "format": "sql"},  # unknown to CKAN: kept
+                ],
+            },
+        )
+    )
+    assert [r["format"] for r in new["resources"]] == ["", "PDF", "MP4", "SHP", "sql"]
+    assert new["resources"][0]["id"] == given_id

@@ -185,7 +185,11 @@ def package_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         )
     payload.pop("id", None)
     payload.setdefault("name", existing["name"])
-    return write_package(ctx, payload, existing)
+    pkg = write_package(ctx, payload, existing)
+    if ctx.version == "2.12" and ctx.extra.get("action_name") == "package_update":
+        # 2.12 adds this to the envelope of a package_update call (not of patch/revise)
+        ctx.extra["changed_entities"] = {"packages": [pkg["id"]]}
+    return pkg
 
 
 @action("package_patch")

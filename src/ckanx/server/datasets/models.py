@@ -224,6 +224,7 @@ def render(
     """One dataset as ``package_show`` returns it to a sysadmin, in CKAN's key order."""
     core = json.loads(row["core"])
     tags = core.get("tags") or []
+    extras = [{"key": e["key"], "value": e["value"]} for e in core.get("extras") or []]
     scalars: dict[str, Any] = {
         "author": core.get("author"),
         "author_email": core.get("author_email"),
@@ -250,10 +251,8 @@ def render(
     scalars.update(_license_fields(core.get("license_id")))
     out = {k: scalars[k] for k in sorted(scalars)}
     lists = {
-        "extras": sorted(
-            ({"key": e["key"], "value": e["value"]} for e in core.get("extras") or []),
-            key=lambda e: e["key"],
-        ),
+        # 2.11 sorts extras by key; 2.12 keeps the order they were given in
+        "extras": sorted(extras, key=lambda e: e["key"]) if version == "2.11" else extras,
         "groups": groups,  # in the order the memberships were made, as CKAN lists them
         "resources": resources,
         "tags": sorted(

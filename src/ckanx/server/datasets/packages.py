@@ -154,8 +154,12 @@ def normalize_resource(
     old: dict[str, Any] | None,
     package_id: str,
     now: str,
+    guess_format: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One resource of a dataset being written: (stored dict, errors).
+
+    ``guess_format``: CKAN guesses an empty format from the URL only for resources the client
+    sent without an id.
 
     ``old`` is the resource's current dict when ``raw`` names an existing resource of this
     dataset. CKAN replaces such a resource but keeps its stored columns the new dict leaves
@@ -202,7 +206,7 @@ def normalize_resource(
     if res.get("hash") is None:
         res["hash"] = ""
     fmt = raw["format"] if "format" in raw else old.get("format") if old is not None else None
-    if v.is_missing_or_empty(fmt) and old is None:
+    if v.is_missing_or_empty(fmt) and old is None and guess_format:
         fmt = v.guess_format(str(res.get("url") or ""))
     res["format"] = v.clean_format(str(fmt)) if fmt else ""
     return res, errs
@@ -221,6 +225,9 @@ def _resources(
     now: str,
     errs: dict[str, Any],
 ) -> list[dict[str, Any]]:
+    if existing is not None and "resources" not in data and ctx.version == "2.12":
+        # 2.12's package_update keeps the resources when the key is left out (2.11 drops them)
+        return [dict(r) for r in existing["resources"]]
     old_by_id = {r["id"]: r for r in (existing or {}).get("resources", [])}
     out: list[dict[str, Any]] = []
     res_errors: list[dict[str, Any]] = []
@@ -236,7 +243,8 @@ def _resources(
             elif models.resource_id_taken(ctx.conn, rid, package_id):
                 e["id"] = ["Resource id already exists."]
         old = old_by_id.get(rid)
-        res, res_errs = normalize_resource(ctx, {**raw, "id": rid}, old, package_id, now)
+        given_id = raw.get("id") not in (None, "")
+        res, res_errs = normalize_resource(ctx, {**raw, "id": rid}, old, package_id, now, guess_format=not given_id)
         e.update(res_errs)
         res["id"] = rid
         if res.get("url_type") == "upload":
