@@ -100,11 +100,17 @@ def run_action(
     data: dict[str, Any],
     token: str | None,
     query_params: list[tuple[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     user = authenticate(server, token)
     with server.db.transaction() as conn:
-        # the raw query string rides in ctx.extra: datastore_search builds 2.11's _links from it
-        ctx = Context(server, conn, user, extra={"query_params": query_params or []})
+        # ctx.extra carries the raw query string (datastore_search builds 2.11's _links from it)
+        # and the top-level action's name; an action may leave "changed_entities" in it for the
+        # envelope (2.12's package_update). ``extra`` lets the caller read it back.
+        shared = extra if extra is not None else {}
+        shared["query_params"] = query_params or []
+        shared["action_name"] = spec.name
+        ctx = Context(server, conn, user, extra=shared)
         return spec.func(ctx, data)
 
 
@@ -123,6 +129,7 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
                     "JSON Error: Invalid request. Please use POST method for your request"
                 )
             data = await parse_data(request)
+            extra: dict[str, Any] = {}
             result = await run_in_threadpool(
                 run_action,
                 server,
@@ -130,6 +137,7 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
                 data,
                 request.headers.get(token_header),
                 list(request.query_params.multi_items()),
+                extra,
             )
         except errors.BadRequest as exc:
             return bad_request(server, exc.detail)
@@ -146,7 +154,10 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
                 for value in (locals().get("data") or {}).values():
                     if isinstance(value, UploadFile):
                         await value.close()
-        return json_response({"help": help_url, "success": True, "result": result})
+        body = {"help": help_url, "success": True, "result": result}
+        if extra.get("changed_entities") is not None:
+            body["changed_entities"] = extra["changed_entities"]
+        return json_response(body)
 
     routes = [
         Route("/api/3/action/{name}", action_endpoint, methods=["GET", "POST"]),
