@@ -233,3 +233,19 @@ def test_seed_files_are_loaded_before_the_url_is_printed(tmp_path: Path) -> None
     assert f"seeded {plain}: 1/1 datasets" in err.getvalue()
     assert f"seeded {gz}: 1/1 datasets" in err.getvalue()
     assert result["code"] == ServeExit.OK
+
+
+def test_seed_reports_datasets_without_organization(tmp_path: Path) -> None:
+    import json
+
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("\n".join(json.dumps({"name": f"orphan-{i}", "title": "x"}) for i in range(7)) + "\n")
+    _out, err, stop, thread, _ = _serve_in_thread(**_defaults(seeds=[dump]))
+    stop.set()
+    thread.join(15)
+    assert f"seeded {dump}: 0/7 datasets" in err.getvalue()
+    assert "7 skipped without an organization" in err.getvalue()
+    assert (
+        "  skipped without an organization: orphan-0, orphan-1, orphan-2, orphan-3, orphan-4"
+        " (+2 more)" in err.getvalue()
+    )

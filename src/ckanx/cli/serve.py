@@ -101,8 +101,14 @@ def run_serve(
         for path, rows in loaded:
             report = seed(running.server, rows, default_owner_org=default_owner_org)
             click.echo(f"seeded {path}: {report.summary()}", file=err)
+            if report.skipped_no_org:
+                more = len(report.skipped_no_org) - 5
+                names = ", ".join(report.skipped_no_org[:5]) + (f" (+{more} more)" if more > 0 else "")
+                click.echo(f"  skipped without an organization: {names}", file=err)
             for name, error in report.failed[:5]:
                 click.echo(f"  failed {name}: {error}", file=err)
+            if len(report.failed) > 5:
+                click.echo(f"  ... and {len(report.failed) - 5} more failures", file=err)
         click.echo(
             f"CKAN {running.server.full_version} (ckanx embedded) serving at {running.url}",
             file=out,
@@ -114,9 +120,7 @@ def run_serve(
             try:
                 write_token_file(token_file, running.token)
             except OSError as exc:
-                raise ServeError(
-                    f"cannot write --token-file {token_file}: {exc.strerror}", ServeExit.FAILURE
-                ) from None
+                raise ServeError(f"cannot write --token-file {token_file}: {exc.strerror}", ServeExit.FAILURE) from None
             click.echo(f"sysadmin API token written to {token_file}", file=out)
         else:
             # The one place ckanx prints a token: the user started this server to get it.
