@@ -377,6 +377,7 @@ def datastore_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
             idx_raw,
             aliases,
             scalars["delete_fields"],
+            return_rows=include_records,
         )
         set_active(ctx, rid, True)
 
@@ -460,7 +461,9 @@ def datastore_upsert(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         raise NotFound(f'Not found: Resource "{rid}" was not found.')
     if records is not None and not isinstance(records, list):
         raise errors.InternalError()  # CKAN iterates the value and fails the same way
-    written = ds.upsert(rid, records if records is not None else [], method, bool(echo.get("dry_run")))
+    written = ds.upsert(
+        rid, records if records is not None else [], method, bool(echo.get("dry_run")), return_rows=include_records
+    )
     out = sorted_echo(echo)
     if ctx.version == "2.11":
         if records:

@@ -8,6 +8,7 @@ PostgreSQL's values.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 _WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Strip common English suffixes (enough for plural/verb forms in tests and demos)."""
     for suffix, repl in (("'s", ""), ("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
@@ -72,7 +74,7 @@ def rank(doc: str | None, groups: list[list[tuple[str, bool]]]) -> float | None:
     for terms in groups:
         hits = 0
         for word, prefix in terms:
-            count = sum(1 for t in tokens if (t.startswith(word) if prefix else t == word))
+            count = sum(1 for t in tokens if t.startswith(word)) if prefix else tokens.count(word)
             if not count:
                 hits = -1
                 break

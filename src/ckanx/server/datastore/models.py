@@ -13,6 +13,7 @@ WAL mode gives them a stable snapshot without blocking writers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -83,15 +84,20 @@ class Table:
         return out
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_query(query_json: str) -> list[list[tuple[str, bool]]]:
+    # called once per row by SQLite: parse each distinct query once
+    return [[(w, bool(p)) for w, p in group] for group in json.loads(query_json)]
+
+
 def _sqlite_rank(doc: str | None, query_json: str) -> float | None:
-    query = json.loads(query_json)
-    return fulltext.rank(doc, query)
+    return fulltext.rank(doc, _parsed_query(query_json))
 
 
 def _sqlite_value_rank(value: Any, query_json: str) -> float | None:
     if value is None:
         return None
-    return fulltext.rank(fulltext.document([value]), json.loads(query_json))
+    return fulltext.rank(fulltext.document([value]), _parsed_query(query_json))
 
 
 def setup_connection(conn: sqlite3.Connection) -> None:
@@ -197,8 +203,10 @@ class DataStore:
         idx_raw: Any,
         aliases: list[str],
         delete_fields: bool,
+        return_rows: bool = False,
     ) -> list[dict[str, Any]]:
-        """Create or alter a table, then insert ``records`` (returned as stored rows).
+        """Create or alter a table, then insert ``records`` (returned as stored rows when
+        ``return_rows``).
 
         Raises CKAN's ValidationErrors.
         """
@@ -300,7 +308,8 @@ class DataStore:
                     conn.execute(f"CREATE VIEW {quote(alias)} AS SELECT * FROM {quote(resource_id)}")
                     conn.execute("INSERT INTO _ds_alias (name, resource_id) VALUES (?, ?)", (alias, resource_id))
             if records:
-                return self.rows_by_id(table, self._write_records(conn, table, records, "insert"))
+                ids = self._write_records(conn, table, records, "insert")
+                return self.rows_by_id(table, ids) if return_rows else []
             return []
 
     def _column_defs(self, table: Table) -> str:
@@ -383,7 +392,9 @@ class DataStore:
 
     # -- upsert ---------------------------------------------------------------------------
 
-    def upsert(self, resource_id: str, records: Any, method: str, dry_run: bool) -> list[dict[str, Any]]:
+    def upsert(
+        self, resource_id: str, records: Any, method: str, dry_run: bool, return_rows: bool = False
+    ) -> list[dict[str, Any]]:
         """Write ``records`` with CKAN's insert / update / upsert rules; the written rows."""
         with self.lock:
             outer = self.conn.in_transaction
@@ -393,7 +404,7 @@ class DataStore:
                 table = self.table(resource_id)
                 assert table is not None
                 ids = self._write_records(self.conn, table, records, method)
-                rows = self.rows_by_id(table, ids)
+                rows = self.rows_by_id(table, ids) if return_rows else []
             except BaseException:
                 if not outer:
                     self.conn.execute("ROLLBACK")
