@@ -263,3 +263,20 @@ def test_format_cleaning_and_guessing(api: Api, pkg: dict[str, Any]) -> None:
     )
     assert [r["format"] for r in new["resources"]] == ["", "PDF", "MP4", "SHP", "sql"]
     assert new["resources"][0]["id"] == given_id
+
+
+def test_upload_too_large(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    server.max_resource_size_mb = 0  # CKAN's ckan.max_resource_size (default 10 MB)
+    err = error(api("resource_create", {"package_id": pkg["id"]}, files={"upload": ("a.csv", CSV, "text/csv")}), 409)
+    assert err == {"upload": ["File upload too large"], "__type": "Validation Error"}
+    assert [p for p in Path(server.storage_dir).rglob("*") if p.is_file()] == []
+
+
+def test_download_headers(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    res = ok(api("resource_create", {"package_id": pkg["id"]}, files={"upload": ("data.csv", CSV, "text/csv")}))
+    resp = get(server, res["url"])
+    assert resp.headers["content-disposition"] == "inline; filename=data.csv"
+    assert resp.headers["content-length"] == str(len(CSV))
+    # the file name in the URL is only a label: CKAN serves the resource's file under any name
+    other = get(server, res["url"].replace("data.csv", "other.csv"))
+    assert other.content == CSV and other.headers["content-disposition"] == "inline; filename=other.csv"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,6 +312,7 @@ def package_resource_reorder(ctx: Context, data: dict[str, Any]) -> dict[str, An
 
 # ---------------------------------------------------------------- download route
 
+_PLAIN_FILENAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _FORBIDDEN_HTML = (
     "<!DOCTYPE html>\n<html><head><title>Forbidden</title></head>"
     "<body><h1>403 Forbidden</h1><p>Not authorized to download resource</p></body></html>"
@@ -369,12 +371,13 @@ async def download(server: EmbeddedCKAN, request: Request) -> Response:
         return HTMLResponse(body, status_code=302, headers={"Location": target})
     path, res = target
     filename = params.get("filename") or str(res["url"]).rsplit("/", 1)[-1]
-    return FileResponse(
-        path,
-        media_type=res.get("mimetype") or "application/octet-stream",
-        filename=filename,
-        content_disposition_type="inline",
-    )
+    media_type = res.get("mimetype") or v.guess_mimetype(filename) or "application/octet-stream"
+    if _PLAIN_FILENAME.fullmatch(filename):
+        # Flask's send_file writes a plain name unquoted: "inline; filename=data.csv"
+        return FileResponse(
+            path, media_type=media_type, headers={"Content-Disposition": f"inline; filename={filename}"}
+        )
+    return FileResponse(path, media_type=media_type, filename=filename, content_disposition_type="inline")
 
 
 app_module.EXTRA_ROUTES.extend(
