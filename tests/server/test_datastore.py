@@ -914,6 +914,16 @@ def test_search_sql_private_table_and_truncation(
     assert "records_truncated" not in ok(api("datastore_search_sql", {"sql": f'SELECT code FROM "{table}" LIMIT 1'}))
 
 
-def test_function_create_is_not_supported(api: Api) -> None:
+def test_function_create_and_delete(api: Api) -> None:
+    # sysadmin-only, as on CKAN; trigger functions themselves are not supported here
     assert err(api("datastore_function_create", {"name": "x", "definition": "x"}), 409)["__type"] == "Validation Error"
-    assert err(api("datastore_function_create", {"name": "x"}, token=None), 403)["__type"] == "Authorization Error"
+    assert err(api("datastore_function_create", {"name": "x"}, token=None), 403) == {
+        "__type": "Authorization Error",
+        "message": "Access denied",
+    }
+    assert err(api("datastore_function_delete", {"name": "nosuch_fn"}), 409) == {
+        "name": ["function nosuch_fn() does not exist"],
+        "__type": "Validation Error",
+    }
+    assert ok(api("datastore_function_delete", {"name": "nosuch_fn", "if_exists": True})) is None
+    assert err(api("datastore_function_delete", {"name": "nosuch_fn"}, token=None), 403)["message"] == "Access denied"

@@ -1130,18 +1130,20 @@ def _sql_column_types(ds: DataStore, read_tables: dict[str, set[str]]) -> dict[s
 
 @action("datastore_function_create")
 def datastore_function_create(ctx: Context, data: dict[str, Any]) -> None:
-    """Not supported by the embedded DataStore (PostgreSQL trigger functions)."""
-    if not ctx.is_sysadmin:
-        raise NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to access datastore_function_create")
+    """Sysadmins only; PL/pgSQL trigger functions cannot exist here, so always a ValidationError."""
+    if not _bypass(ctx):
+        raise NotAuthorized("Access denied")
     raise ValidationError({"definition": ["trigger functions are not supported by the embedded DataStore"]})
 
 
 @action("datastore_function_delete")
 def datastore_function_delete(ctx: Context, data: dict[str, Any]) -> None:
-    """Not supported by the embedded DataStore (PostgreSQL trigger functions)."""
-    if not ctx.is_sysadmin:
-        raise NotAuthorized(f"Access denied: User {ctx.user_name} not authorized to access datastore_function_delete")
-    raise NotFound(f"Function {data.get('name')} was not found")
+    """Sysadmins only; no function ever exists, so CKAN's "does not exist" (or null with ``if_exists``)."""
+    if not _bypass(ctx):
+        raise NotAuthorized("Access denied")
+    if to_bool(data.get("if_exists", False)):
+        return None
+    raise ValidationError({"name": [f"function {data.get('name')}() does not exist"]})
 
 
 def _register_dump_route() -> None:
