@@ -153,6 +153,26 @@ async def run_searches(server: EmbeddedCKAN, m: int, rng: random.Random) -> list
     return timings
 
 
+async def run_keyset(server: EmbeddedCKAN, pages: int) -> list[float]:
+    """Walk ``pages`` pages of the stable keyset paging (sort id asc, fq id > last, fl id)."""
+    timings = []
+    transport = httpx.ASGITransport(app=server.app)
+    last = None
+    async with httpx.AsyncClient(transport=transport, base_url=server.site_url) as client:
+        for _ in range(pages):
+            body: dict[str, Any] = {"sort": "id asc", "rows": 1000, "fl": "id", "include_private": True}
+            if last:
+                body["fq"] = f'id:{{"{last}" TO *]'
+            t0 = time.perf_counter()
+            resp = await client.post("/api/3/action/package_search", json=body)
+            timings.append(time.perf_counter() - t0)
+            results = resp.json()["result"]["results"]
+            if not results:
+                break
+            last = results[-1]["id"]
+    return timings
+
+
 def _rss_mb() -> float:
     """Current resident set size (Linux), in MB."""
     with open("/proc/self/statm") as fh:
@@ -165,6 +185,7 @@ def main() -> None:
     ap.add_argument("--datasets", type=int, default=100_000)
     ap.add_argument("--searches", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keyset-pages", type=int, default=20, help="pages of keyset paging to time (0: skip)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedCKAN(tmp) as server:
@@ -190,6 +211,12 @@ def main() -> None:
             f"package_search x{len(ms)} (fq + 2 facets, rows=10): p50 {statistics.median(ms):.1f} ms, "
             f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms"
         )
+        if args.keyset_pages:
+            ks = sorted(t * 1000 for t in asyncio.run(run_keyset(server, args.keyset_pages)))
+            print(
+                f"keyset paging x{len(ks)} (sort id asc, fq id:{{last TO *], rows=1000, fl=id): "
+                f"p50 {statistics.median(ks):.1f} ms, max {ks[-1]:.1f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -333,6 +333,51 @@ def _render_fl(doc: dict[str, Any], pkg: dict[str, Any], fl: list[str]) -> dict[
     return out
 
 
+def _fl_from_index(index: SearchIndex, ids: list[str], fl: list[str]) -> list[dict[str, Any]] | None:
+    """``fl`` results straight from the index columns (no database read), when they suffice.
+
+    Keyset paging asks for ``fl=id`` a thousand rows at a time; rendering full datasets just to
+    keep their ids would dominate. Returns ``None`` when a requested field needs the documents.
+    """
+    names = [p for part in fl for p in re.split(r"[,\s]+", part) if p]
+    if not names:
+        return None
+    for name in names:
+        kind, _ = field_info(name)
+        if name not in _STORED or any(c in name for c in "*?") or name in ("data_dict", "validated_data_dict"):
+            return None
+        if kind in ("text", "text_general", "text_ngram") and name != "title":
+            return None
+    # Solr returns stored fields in document order, not fl order
+    order = {name: i for i, name in enumerate(index.postings)}
+    names = sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
+    out: list[dict[str, Any]] = []
+    for doc_id in ids:
+        slot = index.slot_of.get(doc_id)
+        if slot is None:
+            continue
+        row: dict[str, Any] = {}
+        for name in names:
+            col = index.columns.get(name)
+            mcol = index.multi.get(name)
+            value = col[slot] if col is not None and slot < len(col) else None
+            if value is None and mcol is not None and slot < len(mcol):
+                value = mcol[slot]
+            kind, multi = field_info(name)
+            if value is None:
+                if name in ("tags", "groups"):  # CKAN always indexes these lists, maybe empty
+                    row[name] = []
+                continue
+            if kind == "date":
+                value = solr_date_output(value)
+            if multi:
+                row[name] = list(value) if isinstance(value, tuple) else [value]
+            else:
+                row[name] = value[0] if isinstance(value, tuple) else value
+        out.append(row)
+    return out
+
+
 # stored="true" declared fields of CKAN's schema
 _STORED = frozenset(
     (
@@ -464,10 +509,14 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     except SearchSyntaxError as exc:
         raise _solr_error(solr_query, f"org.apache.solr.search.SyntaxError: {exc}") from exc
 
-    from ..datasets import models
+    fast = _fl_from_index(index, found.ids, result_fl) if result_fl else None
+    if fast is not None:
+        results = fast
+    else:
+        from ..datasets import models
 
-    pkgs = models.package_dicts(ctx.conn, found.ids)
-    results = [_render_fl(indexing.document_for(ctx.conn, p), p, result_fl) for p in pkgs] if result_fl else pkgs
+        pkgs = models.package_dicts(ctx.conn, found.ids)
+        results = [_render_fl(indexing.document_for(ctx.conn, p), p, result_fl) for p in pkgs] if result_fl else pkgs
     facets = {name: dict(items) for name, items in found.facets.items()}
     names = [n for key in ("groups", "organization") for n in facets.get(key, {})]
     titles = _group_titles(ctx, names)
