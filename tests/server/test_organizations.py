@@ -450,3 +450,23 @@ def test_group_packages_parameter(api, make_org):
     assert names(api("group_update", {"id": "box", "packages": [{"id": "p2"}]})[1]["result"]) == ["p2"]
     assert [g["name"] for g in api("package_show", {"id": "p1"})[1]["result"]["groups"]] == []
     assert names(api("group_update", {"id": "box", "packages": []})[1]["result"]) == []
+
+
+def test_autocomplete_and_roles(api, make_org):
+    make_org("north-star", title="Polaris")
+    make_org("south")
+    api("group_create", {"name": "starry", "title": "Night"})
+    _, body = api("organization_autocomplete", {"q": "STAR"}, method="GET", token=None)
+    assert body["result"] == [{"id": body["result"][0]["id"], "name": "north-star", "title": "Polaris"}]
+    _, body = api("organization_autocomplete", {"q": "polar"})
+    assert [o["name"] for o in body["result"]] == ["north-star"]
+    _, body = api("group_autocomplete", {"q": "star"})
+    assert [g["name"] for g in body["result"]] == ["starry"]
+    _, body = api("member_roles_list", {}, token=None)
+    assert body["result"] == [
+        {"text": "Admin", "value": "admin"},
+        {"text": "Editor", "value": "editor"},
+        {"text": "Member", "value": "member"},
+    ]
+    _, body = api("member_roles_list", {"group_type": "group"}, method="GET")
+    assert body["result"] == [{"text": "Admin", "value": "admin"}, {"text": "Member", "value": "member"}]

@@ -300,3 +300,39 @@ def test_users_survive_restart(tmp_path):
             names = [r[0] for r in conn.execute('SELECT name FROM "user" ORDER BY name')]
     # the sysadmin and the site user exist once each
     assert names == ["ckan_admin", "default"]
+
+
+def test_user_autocomplete(api, make_user):
+    make_user("findme", fullname="Hidden Gem")
+    make_user("other-one")
+    make_user("gone-user", fullname="Gem Two")
+    api("user_delete", {"id": "gone-user"})
+    status, body = api("user_autocomplete", {"q": "gem"}, method="GET", token=None)
+    assert status == 200
+    assert [list(u) for u in body["result"]] == [["id", "name", "fullname"]]
+    assert [u["name"] for u in body["result"]] == ["findme"]
+    assert [u["name"] for u in api("user_autocomplete", {"q": "a", "limit": 1})[1]["result"]] == ["ckan_admin"]
+    assert api("user_autocomplete", {})[1]["error"] == {"q": ["Missing value"], "__type": "Validation Error"}
+
+
+def test_get_site_user_is_internal(api):
+    status, body = api("get_site_user", {}, token=None)
+    assert status == 403
+    assert body["error"]["message"] == "Access denied: Only internal services allowed to use this action"
+    status, body = api("get_site_user", {})
+    assert status == 200 and body["result"]["name"] == "default"
+    assert sorted(body["result"]) == ["apikey", "name"] and body["result"]["apikey"]
+
+
+def test_user_show_include_datasets(api, make_user, make_org):
+    _, token = make_user("maker")
+    make_org("maker-org", users=[("maker", "editor")])
+    assert api("package_create", {"name": "pub", "owner_org": "maker-org"}, token=token)[0] == 200
+    assert api("package_create", {"name": "priv", "owner_org": "maker-org", "private": True}, token=token)[0] == 200
+    _, body = api("user_show", {"id": "maker", "include_datasets": True}, token=None)
+    assert list(body["result"])[-1] == "datasets"
+    assert [d["name"] for d in body["result"]["datasets"]] == ["pub"]
+    assert body["result"]["number_created_packages"] == 1
+    _, body = api("user_show", {"id": "maker", "include_datasets": True}, token=token)
+    assert sorted(d["name"] for d in body["result"]["datasets"]) == ["priv", "pub"]
+    assert body["result"]["number_created_packages"] == 2

@@ -802,3 +802,54 @@ def group_member_delete(ctx: Context, data: dict[str, Any]) -> None:
     :param username: the name or id of the user
     """
     _member_delete_via(ctx, data, is_org=False)
+
+
+def _autocomplete(ctx: Context, data: dict[str, Any], *, is_org: bool) -> list[dict[str, Any]]:
+    (q,) = get_or_bust(data, "q")
+    errs = Errors()
+    limit = as_int(data.get("limit", 20), "limit", errs)
+    errs.raise_if_any()
+    text = str(q).strip().lower()
+    kind = "type = 'organization'" if is_org else "type != 'organization'"
+    # CKAN means to order by title but never applies it: rows come in table order.
+    rows = ctx.conn.execute(
+        f'SELECT id, name, title FROM "group" WHERE (instr(name, ?) > 0 OR title LIKE ?) '
+        f"AND {kind} AND state = 'active' ORDER BY rowid LIMIT ?",
+        (text, f"%{text}%", 20 if limit is None else limit),
+    )
+    return [{"id": r["id"], "name": r["name"], "title": r["title"]} for r in rows]
+
+
+@action("organization_autocomplete", read=True)
+def organization_autocomplete(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return organizations whose name or title contain a string.
+
+    :param q: the string to search for
+    :param limit: the maximum number of organizations to return (optional, default 20)
+    :rtype: list of ``{"id", "name", "title"}`` dictionaries
+    """
+    return _autocomplete(ctx, data, is_org=True)
+
+
+@action("group_autocomplete", read=True)
+def group_autocomplete(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return groups whose name or title contain a string.
+
+    :param q: the string to search for
+    :param limit: the maximum number of groups to return (optional, default 20)
+    :rtype: list of ``{"id", "name", "title"}`` dictionaries
+    """
+    return _autocomplete(ctx, data, is_org=False)
+
+
+@action("member_roles_list", read=True)
+def member_roles_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, str]]:
+    """Return the roles members of groups and organizations can have.
+
+    :param group_type: ``organization`` (default) or ``group`` (groups have no editors)
+    :rtype: list of ``{"text", "value"}`` dictionaries
+    """
+    roles = [{"text": ROLE_TITLES[r], "value": r} for r in authz.CAPACITIES]
+    if data.get("group_type", "organization") == "group":
+        roles = [r for r in roles if r["value"] != "editor"]
+    return roles

@@ -280,8 +280,7 @@ def group_package_ids(conn: sqlite3.Connection, group_id: str) -> list[str]:
     """Ids of the datasets that are active members of a group (the member table, which the
     datasets family writes when a dataset's ``groups`` change)."""
     rows = conn.execute(
-        "SELECT table_id FROM member WHERE group_id = ? AND table_name = 'package' "
-        "AND state = 'active' ORDER BY rowid",
+        "SELECT table_id FROM member WHERE group_id = ? AND table_name = 'package' AND state = 'active' ORDER BY rowid",
         (group_id,),
     ).fetchall()
     return [r[0] for r in rows]

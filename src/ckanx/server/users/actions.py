@@ -8,7 +8,7 @@ from .. import authz, errors, hooks
 from ..context import Context
 from ..registry import action
 from . import models
-from .validation import MISSING, Errors, as_bool, email_error, get_or_bust, is_empty, is_uuid
+from .validation import MISSING, Errors, as_bool, as_int, email_error, get_or_bust, is_empty, is_uuid
 from .validation import name_error as _name_error
 
 PASSWORD_MIN_LENGTH = 8
@@ -389,3 +389,44 @@ def api_token_revoke(ctx: Context, data: dict[str, Any]) -> None:
         raise authz.deny()
     if row is not None:
         ctx.conn.execute("DELETE FROM api_token WHERE id = ?", (jti,))
+
+
+@action("user_autocomplete", read=True)
+def user_autocomplete(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return users whose name or full name (or email, for sysadmins) contain a string.
+
+    :param q: the string to search for
+    :param limit: the maximum number of users to return (optional, default 20)
+    :param ignore_self: leave the caller out (optional, default False)
+    :rtype: list of ``{"id", "name", "fullname"}`` dictionaries
+    """
+    (q,) = get_or_bust(data, "q")
+    errs = Errors()
+    limit = as_int(data.get("limit", 20), "limit", errs)
+    errs.raise_if_any()
+    like = f"%{q}%"
+    terms = ["name LIKE ?", "fullname LIKE ?"]
+    params: list[Any] = [like, like]
+    if authz.is_sysadmin(ctx):
+        terms.append("email LIKE ?")
+        params.append(like)
+    sql = f"SELECT id, name, fullname FROM \"user\" WHERE ({' OR '.join(terms)}) AND state != 'deleted'"
+    if as_bool(data.get("ignore_self")) and ctx.user is not None:
+        sql += " AND name != ?"
+        params.append(ctx.user_name)
+    rows = ctx.conn.execute(sql + " ORDER BY rowid LIMIT ?", (*params, 20 if limit is None else limit))
+    return [{"id": r["id"], "name": r["name"], "fullname": r["fullname"]} for r in rows]
+
+
+@action("get_site_user", read=True)
+def get_site_user(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the site user's name and API key (internal: sysadmins only over the API).
+
+    :rtype: dictionary
+    """
+    if not (ctx.ignore_auth or authz.is_sysadmin(ctx)):
+        raise authz.deny("Only internal services allowed to use this action")
+    row = models.get_user(ctx.conn, models.SITE_USER_NAME)
+    if row is None:  # created at startup; only a hand-edited database lacks it
+        raise errors.NotFound()
+    return {"name": row["name"], "apikey": row["apikey"]}
