@@ -858,6 +858,15 @@ def test_search_sql(api: Api, table: str, ckan_version: str) -> None:
     agg = ok(api("datastore_search_sql", {"sql": f'SELECT count(*) AS c, sum(n) FROM "{table}"', "bogus": 1}))
     assert agg["records"] == [{"c": 3, "sum": 4}] and agg["bogus"] == 1
     assert ok(api("datastore_search_sql", {"sql": "SELECT 1 AS one"}))["records"] == [{"one": 1}]
+    # PostgreSQL casts and now(), as CKAN users write them
+    casts = ok(
+        api(
+            "datastore_search_sql",
+            {"sql": f"SELECT n::numeric / 2 AS half, '7'::int AS i, now() AS t FROM \"{table}\" WHERE code = 'c'"},
+        )
+    )
+    assert casts["records"][0]["half"] == 1.5 and casts["records"][0]["i"] == 7
+    assert casts["records"][0]["t"].endswith("+00:00")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from .. import errors
 from ..context import Context, now_iso
 from ..errors import NotAuthorized, NotFound, ValidationError
 from ..registry import action
-from . import formats, fulltext, query, types
+from . import formats, fulltext, query, sqldialect, types
 from .models import DataStore, Table, get_store, index_name, valid_field_name
 
 ROWS_DEFAULT = 100
@@ -830,6 +830,7 @@ def datastore_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 # -- datastore_search_sql -----------------------------------------------------------------------
 
 ALLOWED_FUNCTIONS = {
+    "now",
     "count",
     "sum",
     "avg",
@@ -1014,7 +1015,7 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     try:
         conn.set_authorizer(authorizer)
         try:
-            cur = conn.execute(body)
+            cur = conn.execute(sqldialect.rewrite_casts(body))
             rows = cur.fetchmany(SQL_ROWS_MAX + 1)
         except sqlite3.Error as exc:
             if refused:

@@ -13,6 +13,7 @@ WAL mode gives them a stable snapshot without blocking writers.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -100,11 +101,18 @@ def _sqlite_value_rank(value: Any, query_json: str) -> float | None:
     return fulltext.rank(fulltext.document([value]), _parsed_query(query_json))
 
 
+def _now() -> str:
+    stamp = dt.datetime.now(dt.timezone.utc)
+    return stamp.isoformat(timespec="microseconds")
+
+
 def setup_connection(conn: sqlite3.Connection) -> None:
     """Register what DataStore tables need on any connection that reads them."""
     conn.create_collation("ds_numeric", types.numeric_collation)
     conn.create_function("ds_rank", 2, _sqlite_rank, deterministic=True)
     conn.create_function("ds_value_rank", 2, _sqlite_value_rank, deterministic=True)
+    # PostgreSQL's now() (a timestamptz), common in datastore_search_sql queries
+    conn.create_function("now", 0, _now)
 
 
 class DataStore:
