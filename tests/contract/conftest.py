@@ -458,7 +458,7 @@ def compare_with_golden(case: Case) -> None:
     golden = json.loads(golden_path.read_text())
     actual = json.loads(json.dumps(case.transcript()))
     diffs = [
-        d for d in diff(_steps_dict(golden["steps"]), _steps_dict(actual))
+        d for d in diff(_steps_dict(golden["steps"]), _steps_dict(actual), key_order=True)
         if not _allowed(case.id, d[0])
     ]
     if diffs:

@@ -228,13 +228,24 @@ def chain(*views: Callable[[Any], Any]) -> Callable[[Any], Any]:
 # Comparison
 
 
-def diff(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+def diff(
+    expected: Any, actual: Any, path: str = "", *, key_order: bool = False
+) -> list[tuple[str, Any, Any]]:
     """All differences as ``(path, expected, actual)``; paths look like ``2.body.result.tags.0``.
 
-    Dicts are compared by keys (order ignored), lists by position and length.
+    Dicts are compared by keys, lists by position and length. With ``key_order`` a dict whose
+    common keys come in another order is reported at ``<path>.<key order>`` (CKAN's JSON key
+    order is visible to clients that print or hash responses).
     """
     if isinstance(expected, dict) and isinstance(actual, dict):
         out: list[tuple[str, Any, Any]] = []
+        if key_order:
+            common = expected.keys() & actual.keys()
+            exp_order = [k for k in expected if k in common]
+            act_order = [k for k in actual if k in common]
+            if exp_order != act_order:
+                out.append((f"{path}.<key order>" if path else "<key order>",
+                            exp_order, act_order))
         for k in expected.keys() | actual.keys():
             sub = f"{path}.{k}" if path else str(k)
             if k not in actual:
@@ -242,12 +253,12 @@ def diff(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any
             elif k not in expected:
                 out.append((sub, "<missing>", actual[k]))
             else:
-                out.extend(diff(expected[k], actual[k], sub))
+                out.extend(diff(expected[k], actual[k], sub, key_order=key_order))
         return sorted(out, key=lambda d: d[0])
     if isinstance(expected, list) and isinstance(actual, list):
         out = []
         for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-            out.extend(diff(e, a, f"{path}.{i}" if path else str(i)))
+            out.extend(diff(e, a, f"{path}.{i}" if path else str(i), key_order=key_order))
         if len(expected) != len(actual):
             out.append((f"{path}.<len>", len(expected), len(actual)))
         return out

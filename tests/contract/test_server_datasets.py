@@ -318,3 +318,46 @@ def test_create_custom_fields_become_extras(ckan: Case) -> None:
     ckan.call("package_create", {"name": ckan.name("ds"), "owner_org": org["id"],
                                  "custom_field": "value", "another": 5},
               view=only("result.extras", "result.custom_field", "result.another"))
+
+
+def test_revise_optimistic_concurrency(ckan: Case) -> None:
+    org = ckan.org()
+    ds = ckan.dataset("ds", org)
+    stamp = ds["metadata_modified"]
+    ckan.call("package_revise", {"match": {"id": ds["id"], "metadata_modified": stamp},
+                                 "update": {"title": "first writer"}},
+              view=only("result.package.title"), label="fresh stamp")
+    # the second writer still holds the old stamp: rejected, nothing changed
+    ckan.call("package_revise", {"match": {"id": ds["id"], "metadata_modified": stamp},
+                                 "update": {"title": "second writer"}}, label="stale stamp")
+    ckan.call("package_show", {"id": ds["id"]}, view=only("result.title"))
+
+
+def test_move_between_organizations(ckan: Case) -> None:
+    org_a = ckan.org("a")
+    org_b = ckan.org("b")
+    editor = ckan.actor("editor", org_a)
+    ds = ckan.dataset("ds", org_a)
+    ckan.call("package_patch", {"id": ds["id"], "owner_org": org_b["id"]}, as_=editor,
+              view=only("result.owner_org"), label="editor of source only")
+    ckan.call("package_patch", {"id": ds["id"], "owner_org": org_b["name"]},
+              view=only("result.owner_org", "result.organization.name"), label="sysadmin")
+    ckan.call("package_patch", {"id": ds["id"], "owner_org": "ct-no-such-org"},
+              label="unknown organization")
+
+
+def test_organization_show_hides_private_datasets(ckan: Case) -> None:
+    org = ckan.org()
+    ckan.dataset("pub", org)
+    ckan.dataset("priv", org, private=True)
+    member = ckan.actor("member", org)
+    view = chain(pick("result.packages", "name", "private"),
+                 lambda b: {**b, "result.packages": sorted(
+                     b.get("result.packages") or [], key=lambda p: p["name"])}
+                 if b.get("success") else b)
+    for who in ("anonymous", member, "user", "sysadmin"):
+        ckan.call("organization_show", {"id": org["id"], "include_datasets": True}, as_=who,
+                  view=view, label=f"as {getattr(who, 'role', who)}")
+        ckan.call("organization_show", {"id": org["id"]}, as_=who,
+                  view=only("result.package_count"),
+                  label=f"package_count as {getattr(who, 'role', who)}")

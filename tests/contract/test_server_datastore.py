@@ -326,3 +326,24 @@ def test_dump(ckan: Case) -> None:
                   view=lambda b: "<html>" if b.lstrip().startswith("<") else b)
     ckan.http("GET", "/datastore/dump/ct-no-such-resource",
               view=lambda b: b if b.startswith(("{", '"')) else "<body>", text=True)
+
+
+def test_search_default_limit_and_links(ckan: Case) -> None:
+    rid = _resource(ckan)
+    rows = [{"code": f"k{i:03d}", "n": i} for i in range(105)]
+    ckan.setup("datastore_create", {"resource_id": rid, "fields": FIELDS, "records": rows,
+                                    "force": True})
+
+    def view(body: Any) -> Any:
+        if not body.get("success"):
+            return body
+        res = body["result"]
+        return {"returned": len(res["records"]), "total": res.get("total"),
+                "limit": res.get("limit"), "_links": res.get("_links"),
+                "first": res["records"][0] if res["records"] else None}
+
+    ckan.call("datastore_search", {"resource_id": rid}, view=view, label="default")
+    ckan.call("datastore_search", {"resource_id": rid, "offset": 100}, view=view,
+              label="offset 100")
+    ckan.call("datastore_search", {"resource_id": rid, "limit": 32001}, view=view,
+              label="limit over max")

@@ -136,3 +136,11 @@ def test_known_differences_are_documented() -> None:
     doc = (Path(conftest.__file__).parent / "KNOWN_DIFFERENCES.md").read_text()
     for case, path in conftest.KNOWN_DIFFERENCES:
         assert f"`{case}`" in doc and f"`{path}`" in doc, (case, path)
+
+
+def test_diff_key_order() -> None:
+    golden = {"help": "h", "success": True, "result": {"a": 1, "b": 2}}
+    actual = {"success": True, "help": "h", "result": {"b": 2, "a": 1}}
+    assert diff(golden, actual) == []
+    assert [p for p, _, _ in diff(golden, actual, key_order=True)] == [
+        "<key order>", "result.<key order>"]

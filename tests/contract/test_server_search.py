@@ -314,3 +314,15 @@ def test_resource_search(ckan: Case, corpus: Corpus) -> None:
     ckan.call("resource_search", {"query": "nosuch:x"}, label="unknown field")
     ckan.call("resource_search", {}, view=lambda b: b if not b.get("success") else {
         "success": True}, label="no query")
+
+
+def test_search_default_rows_is_ten(ckan: Case) -> None:
+    org = ckan.org()
+    for i in range(12):
+        ckan.dataset(f"d{i:02d}", org)
+    fq = f"organization:{org['name']}"
+    ckan.call("package_search", {"fq": fq}, view=lambda b: {
+        "count": b["result"]["count"], "returned": len(b["result"]["results"])}
+        if b.get("success") else b)
+    ckan.call("package_search", {"fq": fq, "sort": "name desc", "start": 10},
+              view=search_view(True), label="second page")
