@@ -34,8 +34,8 @@ def cli(runner: CliRunner, srv: Any, *args: str, input: str | bytes | None = Non
 
 
 def jsonl(text: str) -> list[dict[str, Any]]:
-    """Parse JSON lines."""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """Parse JSON lines (split on "\\n" only: str.splitlines would also split on U+2028 inside strings)."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

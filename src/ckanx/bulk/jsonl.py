@@ -159,7 +159,7 @@ def read_tail_records(path: Path, offset: int, *, gzip_output: bool) -> tuple[li
     records: list[Any] = []
     if not gzip_output:
         cut = tail.rfind(b"\n") + 1
-        for line in tail[:cut].splitlines():
+        for line in tail[:cut].split(b"\n"):
             if line.strip():
                 records.append(json.loads(line))
         return records, offset + cut

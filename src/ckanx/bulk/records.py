@@ -78,6 +78,10 @@ THINGS: dict[str, Thing] = {
             "relationships_as_subject",
             "organization",
             "owner_org",
+            # derived by each site from license_id and its own license list
+            "license_title",
+            "license_url",
+            "isopen",
         },
     ),
     "groups": Thing("groups", "group", _COMMON_VOLATILE | {"packages", "users"}),
@@ -249,6 +253,14 @@ def _norm_url(res: dict[str, Any]) -> Any:
     return url
 
 
+def _norm_format(value: Any) -> str:
+    """CKAN rewrites formats (``video/mp4`` -> ``MP4``, ``audio/x-wav`` -> ``WAV``): compare loosely."""
+    text = str(value or "").strip().lower()
+    if "/" in text:
+        text = text.rsplit("/", 1)[-1].removeprefix("x-")
+    return text.lstrip(".")
+
+
 def _norm(key: str, value: Any) -> Any:
     if _empty(value):
         return None
@@ -281,6 +293,9 @@ def _resource_differences(want: list[Any], have: list[Any]) -> list[str]:
             if key == "url":
                 if _norm_url(w) != _norm_url(h) and not (_empty(w.get("url")) and _empty(h.get("url"))):
                     out.append(f"resources[{i}].url")
+            elif key == "format":
+                if _norm_format(value) != _norm_format(h.get(key)):
+                    out.append(f"resources[{i}].format")
             elif _norm(key, value) != _norm(key, h.get(key)):
                 out.append(f"resources[{i}].{key}")
     return out
