@@ -457,3 +457,52 @@ def test_ckan_211_update_has_no_changed_entities(api: Api, org: dict[str, Any]) 
     status, body = api("package_update", {"id": pkg["id"], "title": "x"})
     assert status == 200 and "changed_entities" not in body
     assert body["result"]["resources"] == []
+
+
+def test_tag_search_autocomplete_create_delete(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "ts", tags=[{"name": "Zebra"}, {"name": "lizard"}, {"name": "cat"}])
+    found = ok(api("tag_search", {"query": "z"}))
+    assert found["count"] == 2 and [t["name"] for t in found["results"]] == ["Zebra", "lizard"]
+    assert set(found["results"][0]) == {"id", "name", "vocabulary_id"}
+    assert ok(api("tag_search", {"query": ["z", "a"], "limit": 1}))["count"] == 2
+    assert ok(api("tag_search", {})) == {"count": 0, "results": []}
+    assert ok(api("tag_autocomplete", {"q": "liz"})) == ["lizard"]
+    assert ok(api("tag_autocomplete", {})) == []
+    vocab = ok(api("vocabulary_create", {"name": "animals"}))
+    tag = ok(api("tag_create", {"name": "dog", "vocabulary_id": vocab["id"]}))
+    assert tag == {"id": tag["id"], "name": "dog", "vocabulary_id": vocab["id"], "display_name": "dog", "packages": []}
+    assert error(api("tag_create", {"name": "dog2"}), 409)["vocabulary_id"] == ["Missing value"]
+    assert error(api("tag_create", {"name": "x1", "vocabulary_id": vocab["id"]}, token=None), 403)["message"] == (
+        "Access denied"
+    )
+    assert ok(api("tag_delete", {"id": "cat"})) is None
+    assert [t["name"] for t in ok(api("package_show", {"id": pkg["id"]}))["tags"]] == ["Zebra", "lizard"]
+    assert error(api("tag_delete", {"id": "nope-tag"}), 404)["message"] == 'Not found: Could not find tag "nope-tag"'
+
+
+def test_format_autocomplete_and_owner_org_update(
+    api: Api, org: dict[str, Any], make_org: Callable[..., dict[str, Any]]
+) -> None:
+    pkg = create(
+        api,
+        org,
+        "fa",
+        resources=[{"url": "http://e/a", "format": "CSV"}, {"url": "http://e/b", "format": "csv"},
+                   {"url": "http://e/c", "format": "CSV"}, {"url": "http://e/d", "format": "DOCX"}],
+    )  # fmt: skip
+    assert ok(api("format_autocomplete", {"q": "c"})) == ["csv", "docx"]  # most used first
+    assert ok(api("format_autocomplete", {"q": "c", "limit": 1})) == ["csv"]
+    assert error(api("format_autocomplete", {}), 409)["q"] == ["Missing value"]
+    other = make_org("fa-other")
+    assert ok(api("package_owner_org_update", {"id": pkg["id"], "organization_id": other["name"]})) is None
+    moved = ok(api("package_show", {"id": pkg["id"]}))
+    assert moved["owner_org"] == other["id"] and moved["organization"]["name"] == "fa-other"
+    err = error(api("package_owner_org_update", {"id": pkg["id"], "organization_id": "nope"}), 404)
+    assert err["message"] == "Not found: Organization was not found."
+    acts = ok(api("package_activity_list", {"id": pkg["id"]}))
+    assert [a["activity_type"] for a in acts] == ["new package"]  # no activity for the move (as CKAN)
+    shown = ok(api("activity_show", {"id": acts[0]["id"]}))
+    assert shown == acts[0]
+    assert ok(api("activity_data_show", {"id": acts[0]["id"]}))["package"]["name"] == "fa"
+    recent = ok(api("recently_changed_packages_activity_list", {"limit": 1}))
+    assert [a["object_id"] for a in recent] == [pkg["id"]]

@@ -506,11 +506,18 @@ def _vocab_tags(ctx: Context, vocab_id: str, tags: Any) -> None:
     }
     for name, tag_id in existing.items():
         if name not in wanted:
-            ctx.conn.execute("DELETE FROM package_tag WHERE tag_id = ?", (tag_id,))
-            ctx.conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
+            _drop_tag(ctx, tag_id)
     for name in wanted:
         if name not in existing:
             models.tag_id_for(ctx.conn, name, vocab_id)
+
+
+def _drop_tag(ctx: Context, tag_id: str) -> None:
+    """Delete a tag everywhere and re-index the datasets that had it."""
+    affected = models.package_ids_with_tag(ctx.conn, tag_id, any_state=True)
+    models.delete_tag(ctx.conn, tag_id)
+    for pkg in models.package_dicts(ctx.conn, affected):
+        reindex(ctx, pkg)
 
 
 def _vocab_name_errors(ctx: Context, name: Any, exclude_id: str | None) -> list[str]:
@@ -577,10 +584,192 @@ def vocabulary_delete(ctx: Context, data: dict[str, Any]) -> None:
     row = _vocabulary_or_404(ctx, ref, "Not found: Could not find vocabulary")
     tag_ids = [r["id"] for r in ctx.conn.execute("SELECT id FROM tag WHERE vocabulary_id = ?", (row["id"],))]
     for tag_id in tag_ids:
-        ctx.conn.execute("DELETE FROM package_tag WHERE tag_id = ?", (tag_id,))
-        ctx.conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
+        _drop_tag(ctx, tag_id)
     ctx.conn.execute("DELETE FROM vocabulary WHERE id = ?", (row["id"],))
     return None
+
+
+# ---------------------------------------------------------------- more tags, formats, activity
+
+
+def _tag_search_rows(ctx: Context, data: dict[str, Any]) -> tuple[int, list[Any]]:
+    """CKAN's ``_tag_search``: tags in use whose name contains every term (case-insensitive)."""
+    terms = data.get("query", data.get("q"))
+    if terms in (None, "", []):
+        return 0, []
+    if isinstance(terms, str):
+        terms = [terms]
+    vocab_ref = data.get("vocabulary_id")
+    vocab_id = ""
+    if vocab_ref not in (None, ""):
+        vocab_id = _vocabulary_or_404(ctx, vocab_ref, f"Not found: could not find vocabulary '{vocab_ref}'")["id"]
+    sql = (
+        "SELECT DISTINCT tag.id, tag.name, tag.vocabulary_id FROM tag "
+        "JOIN package_tag pt ON pt.tag_id = tag.id WHERE tag.vocabulary_id = ?"
+    )
+    params: list[Any] = [vocab_id]
+    for term in terms:
+        escaped = str(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql += " AND tag.name LIKE ? ESCAPE '\\'"  # SQLite's LIKE ignores ASCII case, as ILIKE
+        params.append(f"%{escaped}%")
+    rows = ctx.conn.execute(sql + " ORDER BY tag.rowid", params).fetchall()
+    limit = int_param(data, "limit", 10)
+    offset = int_param(data, "offset", 0) or 0
+    page = rows[offset : offset + limit] if limit is not None else rows[offset:]
+    return len(rows), page
+
+
+@action("tag_search", read=True)
+def tag_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Tags whose names contain the ``query`` term(s): ``{"count", "results"}``."""
+    count, rows = _tag_search_rows(ctx, data)
+    return {
+        "count": count,
+        "results": [{"id": r["id"], "name": r["name"], "vocabulary_id": r["vocabulary_id"] or None} for r in rows],
+    }
+
+
+@action("tag_autocomplete", read=True)
+def tag_autocomplete(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """Names of the tags containing ``q`` (an empty list without ``q``)."""
+    _count, rows = _tag_search_rows(ctx, {**data, "query": data.get("q")})
+    return [r["name"] for r in rows]
+
+
+@action("format_autocomplete", read=True)
+def format_autocomplete(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """Resource formats containing ``q``, most used first, lower-cased (default ``limit`` 5)."""
+    query = data.get("q")
+    if v.is_missing_or_empty(query):
+        raise errors.ValidationError({"q": [v.MISSING_VALUE]})
+    limit = int_param(data, "limit", 5) or 5
+    escaped = str(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = ctx.conn.execute(
+        "SELECT json_extract(data, '$.format') AS fmt, COUNT(*) AS total FROM resource "
+        "WHERE state = 'active' AND json_extract(data, '$.format') LIKE ? ESCAPE '\\' "
+        "GROUP BY fmt ORDER BY total DESC, MIN(rowid) LIMIT ?",
+        (f"%{escaped}%", limit),
+    ).fetchall()
+    return [str(r["fmt"]).lower() for r in rows]
+
+
+@action("tag_create")
+def tag_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a tag to a vocabulary (sysadmins); free tags are made through datasets."""
+    _require_sysadmin(ctx)
+    errs: dict[str, Any] = {}
+    name = data.get("name")
+    if v.is_missing_or_empty(name):
+        errs["name"] = [v.MISSING_VALUE]
+    else:
+        name_errs = v.tag_errors(str(name))
+        if name_errs:
+            errs["name"] = [", ".join(name_errs)]
+    vocab_ref = data.get("vocabulary_id")
+    vocab = None
+    if v.is_missing_or_empty(vocab_ref):
+        errs["vocabulary_id"] = [v.MISSING_VALUE]
+    else:
+        vocab = ctx.conn.execute("SELECT id FROM vocabulary WHERE id = ?", (str(vocab_ref),)).fetchone()
+        if vocab is None:
+            errs["vocabulary_id"] = ["Tag vocabulary was not found."]
+    if errs:
+        raise errors.ValidationError(v.sort_error_dict(errs))
+    assert vocab is not None
+    existing = models.find_tag(ctx.conn, str(name), vocab["id"])
+    if existing is not None and existing["vocabulary_id"] == vocab["id"]:
+        raise errors.ValidationError({"name": [f"Tag {name} already belongs to vocabulary {vocab_ref}"]})
+    tag_id = models.tag_id_for(ctx.conn, str(name), vocab["id"])
+    return {**_tag_dict(models.find_tag(ctx.conn, tag_id, vocab["id"])), "packages": []}
+
+
+@action("tag_delete")
+def tag_delete(ctx: Context, data: dict[str, Any]) -> None:
+    """Delete a tag (by id, or by name within ``vocabulary_id``) from every dataset (sysadmins)."""
+    _require_sysadmin(ctx)
+    ref = require_id(data)
+    vocab_ref = data.get("vocabulary_id")
+    vocab_id = None
+    if vocab_ref not in (None, ""):
+        vocab_id = _vocabulary_or_404(ctx, vocab_ref, "Not found")["id"]
+    row = models.find_tag(ctx.conn, ref, vocab_id)
+    if row is None:
+        raise errors.NotFound(f'Not found: Could not find tag "{ref}"')
+    _drop_tag(ctx, row["id"])
+
+
+@action("package_owner_org_update")
+def package_owner_org_update(ctx: Context, data: dict[str, Any]) -> None:
+    """Move a dataset to another organization (no activity, as on CKAN)."""
+    ref = require_id(data)
+    pkg = load_package(ctx, ref)
+    org_ref = data.get("organization_id")
+    from .packages import org_embed
+
+    org = org_embed(ctx, str(org_ref)) if org_ref not in (None, "") else None
+    if org is None:
+        raise errors.NotFound("Not found: Organization was not found.")
+    check_edit(ctx, pkg)
+    if not (ctx.ignore_auth or ctx.is_sysadmin) and not authz_module().has_permission(ctx, org["id"], "create_dataset"):
+        raise not_authorized(ctx, f"add dataset to organization {org['name']}")
+    models.set_owner_org(ctx.conn, pkg["id"], org["id"])
+    fresh = models.package_dict(ctx.conn, pkg["id"])
+    assert fresh is not None
+    reindex(ctx, fresh)
+
+
+def _activity_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "timestamp": row["timestamp"],
+        "user_id": row["user_id"],
+        "object_id": row["object_id"],
+        "activity_type": row["activity_type"],
+        "data": json.loads(row["data"]),
+    }
+
+
+def _readable_activity(ctx: Context, data: dict[str, Any]) -> Any:
+    ref = require_id(data)
+    row = ctx.conn.execute("SELECT * FROM package_activity WHERE id = ?", (ref,)).fetchone()
+    if row is None:
+        raise errors.NotFound("Not found")
+    pkg = models.package_dict(ctx.conn, row["object_id"])
+    if pkg is not None and not can_read(ctx, pkg):
+        raise not_authorized(ctx, f"read package {pkg['id']}")
+    return row
+
+
+@action("activity_show", read=True)
+def activity_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """One dataset activity."""
+    return _activity_dict(_readable_activity(ctx, data))
+
+
+@action("activity_data_show", read=True)
+def activity_data_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of one dataset activity (``object_type`` picks one object out of it)."""
+    body: dict[str, Any] = json.loads(_readable_activity(ctx, data)["data"])
+    object_type = data.get("object_type")
+    if object_type:
+        if object_type not in body:
+            raise errors.NotFound(f"Not found: Could not find object in the activity data: {object_type}")
+        return body[object_type]  # type: ignore[no-any-return]
+    return body
+
+
+@action("recently_changed_packages_activity_list", read=True)
+def recently_changed_packages_activity_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Activities of public, active datasets, newest first (default ``limit`` 31, at most 100)."""
+    limit = int_param(data, "limit", 31)
+    offset = int_param(data, "offset", 0) or 0
+    limit = min(limit if limit is not None else 31, 100)
+    rows = ctx.conn.execute(
+        "SELECT a.* FROM package_activity a JOIN package p ON p.id = a.object_id "
+        "WHERE p.private = 0 AND p.state = 'active' ORDER BY a.timestamp DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    ).fetchall()
+    return [_activity_dict(r) for r in rows]
 
 
 from . import resources as _resources  # noqa: E402,F401  (registers the resource actions)

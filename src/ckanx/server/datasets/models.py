@@ -658,12 +658,30 @@ def find_tag(conn: sqlite3.Connection, name_or_id: str, vocabulary_id: str | Non
     ).fetchone()
 
 
-def package_ids_with_tag(conn: sqlite3.Connection, tag_id: str) -> list[str]:
+def delete_tag(conn: sqlite3.Connection, tag_id: str) -> None:
+    """Remove a tag and take it off every dataset (the datasets' stored tag lists included)."""
+    for row in conn.execute(
+        "SELECT p.id, p.core FROM package p JOIN package_tag pt ON pt.package_id = p.id WHERE pt.tag_id = ?",
+        (tag_id,),
+    ).fetchall():
+        core = json.loads(row["core"])
+        core["tags"] = [t for t in core.get("tags") or [] if t.get("id") != tag_id]
+        conn.execute("UPDATE package SET core = ? WHERE id = ?", (json.dumps(core), row["id"]))
+    conn.execute("DELETE FROM package_tag WHERE tag_id = ?", (tag_id,))
+    conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
+
+
+def set_owner_org(conn: sqlite3.Connection, package_id: str, org_id: str) -> None:
+    conn.execute("UPDATE package SET owner_org = ? WHERE id = ?", (org_id, package_id))
+
+
+def package_ids_with_tag(conn: sqlite3.Connection, tag_id: str, any_state: bool = False) -> list[str]:
+    """Ids of the datasets carrying a tag (active ones unless ``any_state``), by name."""
     return [
         r["package_id"]
         for r in conn.execute(
             "SELECT pt.package_id FROM package_tag pt JOIN package p ON p.id = pt.package_id "
-            "WHERE pt.tag_id = ? AND p.state = 'active' ORDER BY p.name",
+            "WHERE pt.tag_id = ?" + ("" if any_state else " AND p.state = 'active'") + " ORDER BY p.name",
             (tag_id,),
         )
     ]
