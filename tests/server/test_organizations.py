@@ -101,8 +101,22 @@ def test_organization_show_drops_tags_on_212(api, make_org):
     assert "tags" not in org
     status, body = api("organization_show", {"id": "neworg"})
     assert status == 200 and "tags" not in body["result"]
+    # CKAN 2.12's group_dictize has no tags at all, for groups too
     _, body = api("group_create", {"name": "grp12"})
-    assert body["result"]["tags"] == []
+    assert "tags" not in body["result"]
+    _, body = api("organization_update", {"id": "neworg", "title": "T"})
+    assert "tags" not in body["result"]
+
+
+@pytest.mark.parametrize("ckan_version", ["2.12"])
+def test_extras_on_212(api, make_org):
+    org = make_org("x12", extras=[{"key": "zz", "value": "1"}, {"key": "aa", "value": "2"}])
+    assert org["extras"] == [{"key": "zz", "value": "1"}, {"key": "aa", "value": "2"}]  # given order
+    _, body = api("organization_patch", {"id": "x12", "title": "kept"})
+    assert body["result"]["extras"] == [{"key": "zz", "value": "1"}, {"key": "aa", "value": "2"}]
+    # a full update without extras clears them on 2.12
+    _, body = api("organization_update", {"id": "x12", "title": "gone", "users": []})
+    assert body["result"]["extras"] == []
 
 
 @pytest.mark.parametrize(

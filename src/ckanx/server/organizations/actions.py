@@ -147,7 +147,7 @@ def _create(ctx: Context, data: dict[str, Any], *, is_org: bool) -> dict[str, An
     fields["type"] = group_type
     fields["is_organization"] = is_org
     group = models.insert_group(ctx.conn, fields)
-    models.save_extras(ctx.conn, group["id"], extras)
+    models.save_extras(ctx.conn, group["id"], extras, ctx.version)
     models.save_user_members(ctx.conn, group["id"], users or [])
     if ctx.user is not None:
         # The creator becomes an admin (CKAN calls member_create with ignore_auth).
@@ -437,7 +437,7 @@ def _update(ctx: Context, data: dict[str, Any], *, is_org: bool, partial: bool =
     errs.raise_if_any()
     fields.pop("id", None)
     models.update_group(ctx.conn, group["id"], fields)
-    models.save_extras(ctx.conn, group["id"], extras)
+    models.save_extras(ctx.conn, group["id"], extras, ctx.version)
     if users is not None or not partial:
         # A full update without ``users`` removes every member, as CKAN does.
         models.save_user_members(ctx.conn, group["id"], users or [])

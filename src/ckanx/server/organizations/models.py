@@ -82,8 +82,18 @@ def update_group(conn: sqlite3.Connection, group_id: str, fields: dict[str, Any]
 # --------------------------------------------------------------------------- extras
 
 
-def extras_list(conn: sqlite3.Connection, group_id: str) -> list[dict[str, Any]]:
-    """Active extras as CKAN shows them (sorted by key)."""
+def extras_list(conn: sqlite3.Connection, group_id: str, version: str = "2.11") -> list[dict[str, Any]]:
+    """Active extras as CKAN shows them.
+
+    2.11: full rows (``group_id``, ``id``, ``key``, ``state``, ``value``) sorted by key.
+    2.12 keeps extras as a JSON object: ``{"key", "value"}`` pairs in the order they were given.
+    """
+    if version == "2.12":
+        rows = conn.execute(
+            "SELECT key, value FROM group_extra WHERE group_id = ? AND state = 'active' ORDER BY rowid",
+            (group_id,),
+        ).fetchall()
+        return [{"key": r["key"], "value": r["value"]} for r in rows]
     rows = conn.execute(
         "SELECT * FROM group_extra WHERE group_id = ? AND state = 'active' ORDER BY key",
         (group_id,),
@@ -100,9 +110,23 @@ def extras_list(conn: sqlite3.Connection, group_id: str) -> list[dict[str, Any]]
     ]
 
 
-def save_extras(conn: sqlite3.Connection, group_id: str, extras: list[dict[str, Any]]) -> None:
-    """CKAN's ``group_dict_save`` for extras: an empty list changes nothing; otherwise keys not
-    listed are removed, ``deleted`` entries removed, the rest set."""
+def save_extras(
+    conn: sqlite3.Connection,
+    group_id: str,
+    extras: list[dict[str, Any]] | None,
+    version: str = "2.11",
+) -> None:
+    """Write a group's extras as CKAN's ``group_dict_save`` does.
+
+    2.11: ``None`` or an empty list changes nothing; otherwise keys not listed are removed,
+    entries flagged ``deleted`` removed, the rest set. 2.12: the given list (``None`` meaning
+    empty) replaces the extras outright.
+    """
+    if version == "2.12":
+        conn.execute("DELETE FROM group_extra WHERE group_id = ?", (group_id,))
+        for extra in extras or []:
+            _put_extra(conn, group_id, extra["key"], extra.get("value"))
+        return
     if not extras:
         return
     keep = {e["key"] for e in extras if "deleted" not in e}
@@ -110,15 +134,16 @@ def save_extras(conn: sqlite3.Connection, group_id: str, extras: list[dict[str, 
     for key in old - keep:
         conn.execute("DELETE FROM group_extra WHERE group_id = ? AND key = ?", (group_id, key))
     for extra in extras:
-        if "deleted" in extra:
-            continue
-        value = extra.get("value")
-        conn.execute(
-            "INSERT INTO group_extra (id, group_id, key, value, state) "
-            "VALUES (?, ?, ?, ?, 'active') "
-            "ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value, state = 'active'",
-            (str(uuid.uuid4()), group_id, extra["key"], None if value is None else str(value)),
-        )
+        if "deleted" not in extra:
+            _put_extra(conn, group_id, extra["key"], extra.get("value"))
+
+
+def _put_extra(conn: sqlite3.Connection, group_id: str, key: str, value: Any) -> None:
+    conn.execute(
+        "INSERT INTO group_extra (id, group_id, key, value, state) VALUES (?, ?, ?, ?, 'active') "
+        "ON CONFLICT (group_id, key) DO UPDATE SET value = excluded.value, state = 'active'",
+        (str(uuid.uuid4()), group_id, key, None if value is None else str(value)),
+    )
 
 
 # --------------------------------------------------------------------------- members
@@ -353,13 +378,13 @@ def show_dict(
         scalars["member_count"] = member_count(ctx.conn, group["id"])
     out = {k: scalars[k] for k in sorted(scalars)}
     if include_extras:
-        out["extras"] = extras_list(ctx.conn, group["id"])
+        out["extras"] = extras_list(ctx.conn, group["id"], ctx.version)
     if include_users:
         out["users"] = user_members(ctx, group["id"])
     if packages is not None:
         out["packages"] = packages
-    # CKAN 2.12 stopped showing (always empty) tags on organizations.
-    if include_tags and not (group["is_organization"] and ctx.version == "2.12"):
+    # CKAN 2.12 dropped group tags (always empty) from groups and organizations alike.
+    if include_tags and ctx.version != "2.12":
         out["tags"] = []
     if include_groups:
         out["groups"] = []  # group hierarchies are not supported
@@ -369,11 +394,17 @@ def show_dict(
 def update_dict(ctx: Context, group: dict[str, Any]) -> dict[str, Any]:
     """What ``group_update``/``organization_update`` return (CKAN's raw ``group_dictize``)."""
     out = base_dict(ctx, group)
-    out["extras"] = extras_list(ctx.conn, group["id"])
+    if ctx.version == "2.12":
+        # extras is a column of the group table there; CKAN lists it with the columns
+        display_name = out.pop("display_name")
+        out["extras"] = extras_list(ctx.conn, group["id"], ctx.version)
+        out["display_name"] = display_name
+    else:
+        out["extras"] = extras_list(ctx.conn, group["id"])
     count, packages = group_datasets(ctx, group, rows=None)
     out["packages"] = packages
     out["package_count"] = count
-    if not (group["is_organization"] and ctx.version == "2.12"):
+    if ctx.version != "2.12":
         out["tags"] = []
     out["groups"] = []
     out["users"] = user_members(ctx, group["id"])
