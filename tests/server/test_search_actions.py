@@ -260,3 +260,33 @@ def test_vocabulary_tags_are_indexed_under_their_vocabulary(api: Any, make_org: 
     assert facets == {"vocab_genre": {"jazzy": 1}, "tags": {"free": 1}}
     fl = search(api, {"fl": "name,vocab_genre,tags"})["result"]["results"]
     assert fl == [{"name": "vt-ds", "vocab_genre": ["jazzy"], "tags": ["free"]}]
+
+
+@pytest.mark.parametrize(
+    "fl",
+    [
+        ["id"],
+        ["id,name"],
+        ["name title metadata_modified metadata_created tags groups organization res_format license_id"],
+        ["state", "capacity", "res_url", "dataset_type"],
+    ],
+)
+def test_fl_from_index_columns_agrees_with_documents(site: dict[str, Any], server: Any, fl: list[str]) -> None:
+    from ckanx.server.datasets import models
+
+    index = indexing.get_index(server)
+    ids = list(index.slot_of)
+    fast = search_actions._fl_from_index(index, ids, fl)
+    with server.db.transaction() as conn:
+        pkgs = models.package_dicts(conn, ids)
+        slow = [search_actions._render_fl(indexing.document_for(conn, p), p, fl) for p in pkgs]
+    assert fast is not None
+    assert fast == slow
+    assert [list(r) for r in fast] == [list(r) for r in slow]  # same key order
+
+
+def test_fl_needing_documents_is_not_answered_from_columns(server: Any) -> None:
+    index = indexing.get_index(server)
+    # notes and extras are text fields, owner_org is a non-stored dynamic field
+    for fl in (["notes"], ["extras_source"], ["validated_data_dict"], ["name,*"], ["text"], ["owner_org"]):
+        assert search_actions._fl_from_index(index, [], fl) is None

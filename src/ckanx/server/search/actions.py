@@ -333,6 +333,45 @@ def _render_fl(doc: dict[str, Any], pkg: dict[str, Any], fl: list[str]) -> dict[
     return out
 
 
+# the order of the stored fields in the document CKAN sends (package_show's keys, then the fields
+# its indexer adds); see documents.solr_document
+_DOC_ORDER = {
+    name: i
+    for i, name in enumerate(
+        (
+            "author",
+            "author_email",
+            "id",
+            "license_id",
+            "maintainer",
+            "maintainer_email",
+            "metadata_created",
+            "metadata_modified",
+            "name",
+            "notes",
+            "organization",
+            "state",
+            "title",
+            "url",
+            "version",
+            "title_string",
+            "tags",
+            "groups",
+            "capacity",
+            "res_name",
+            "res_description",
+            "res_format",
+            "res_url",
+            "res_type",
+            "entity_type",
+            "dataset_type",
+            "site_id",
+            "index_id",
+        )
+    )
+}
+
+
 def _fl_from_index(index: SearchIndex, ids: list[str], fl: list[str]) -> list[dict[str, Any]] | None:
     """``fl`` results straight from the index columns (no database read), when they suffice.
 
@@ -349,8 +388,7 @@ def _fl_from_index(index: SearchIndex, ids: list[str], fl: list[str]) -> list[di
         if kind in ("text", "text_general", "text_ngram") and name != "title":
             return None
     # Solr returns stored fields in document order, not fl order
-    order = {name: i for i, name in enumerate(index.postings)}
-    names = sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
+    names = sorted(dict.fromkeys(names), key=lambda n: _DOC_ORDER.get(n, len(_DOC_ORDER)))
     out: list[dict[str, Any]] = []
     for doc_id in ids:
         slot = index.slot_of.get(doc_id)

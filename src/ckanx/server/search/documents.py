@@ -52,12 +52,12 @@ def dataset_labels(pkg: dict[str, Any]) -> list[str]:
 
 
 def _clean(value: Any) -> Any:
-    """Drop what pysolr would not send (None, empty strings, nested dicts)."""
+    """Drop what pysolr would not send (None, empty strings; nested dicts, which CKAN never sends)."""
     if value is None or value == "" or isinstance(value, dict):
         return None
     if isinstance(value, (list, tuple)):
-        out = [v for v in value if v is not None and v != "" and not isinstance(v, dict)]
-        return out or None
+        # pysolr keeps lists as they are (an empty ``tags`` list is stored and returned by fl)
+        return [v for v in value if v is not None and not isinstance(v, dict)]
     return value
 
 
