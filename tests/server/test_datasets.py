@@ -450,6 +450,10 @@ def test_ckan_212_update_keeps_resources_and_extras_order(
     assert "changed_entities" not in api("package_patch", {"id": pkg["id"], "title": "y"})[1]
     cleared = ok(api("package_update", {"id": pkg["id"], "resources": []}))
     assert cleared["resources"] == []
+    ok(api("group_create", {"name": "g212"}))
+    ok(api("package_patch", {"id": pkg["id"], "groups": [{"name": "g212"}], "tags": [{"name": "tt"}]}))
+    kept = ok(api("package_update", {"id": pkg["id"]}))
+    assert [g["name"] for g in kept["groups"]] == ["g212"] and kept["tags"] == [] and kept["extras"] == []
 
 
 def test_ckan_211_update_has_no_changed_entities(api: Api, org: dict[str, Any]) -> None:

@@ -343,7 +343,7 @@ def _bulk(ctx: Context, data: dict[str, Any], apply: str) -> None:
     org = org_embed(ctx, str(org_ref))
     if org is None:
         raise errors.NotFound("Not found: package")
-    for ref in datasets:
+    for ref in datasets if isinstance(datasets, list) else [datasets]:
         row = models.find_package_row(ctx.conn, str(ref))
         if row is None or row["owner_org"] != org["id"]:
             continue

@@ -205,8 +205,8 @@ def render_resource(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
 
 
 def _license_fields(license_id: str | None) -> dict[str, Any]:
-    if license_id in LICENSES:
-        title, url, is_open = LICENSES[license_id]  # type: ignore[index]
+    if license_id is not None and license_id in LICENSES:
+        title, url, is_open = LICENSES[license_id]
         out: dict[str, Any] = {"isopen": is_open, "license_title": title}
         if url:
             out["license_url"] = url

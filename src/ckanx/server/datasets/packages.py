@@ -356,7 +356,11 @@ def prepare(
 
     core["extras"] = _extras(data, errs)
     tags = _tags(ctx, data, errs)
-    group_ids = _groups(ctx, data)
+    if existing is not None and "groups" not in data and ctx.version == "2.12":
+        # 2.12's package_update keeps the groups when the key is left out (2.11 drops them)
+        group_ids = [g["id"] for g in existing.get("groups") or []]
+    else:
+        group_ids = _groups(ctx, data)
     resources = _resources(ctx, data, existing, package_id, now, errs)
 
     row = {
