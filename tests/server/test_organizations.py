@@ -188,6 +188,24 @@ def test_update_replaces_members_and_patch_keeps_them(api, make_user, make_org):
     assert status == 200
     assert body["result"]["description"] == "patched"
     assert [u["name"] for u in body["result"]["users"]] == ["boss", "worker"]
+    # update/patch return raw member dicts: columns, capacity, then computed keys (CKAN 2.11.6)
+    assert list(body["result"]["users"][0]) == [
+        "id",
+        "name",
+        "fullname",
+        "created",
+        "about",
+        "last_active",
+        "activity_streams_email_notifications",
+        "sysadmin",
+        "state",
+        "image_url",
+        "capacity",
+        "display_name",
+        "email_hash",
+        "number_created_packages",
+        "image_display_url",
+    ]
     status, body = api("organization_update", {"id": "shop", "title": "New"}, token=admin_token)
     assert status == 200
     result = body["result"]

@@ -202,9 +202,13 @@ def save_user_members(conn: sqlite3.Connection, group_id: str, users: list[dict[
         upsert_member(conn, group_id, "user", user_id, capacity)
 
 
-def user_members(ctx: Context, group_id: str) -> list[dict[str, Any]]:
-    """The group's active users as CKAN's ``user_list_dictize`` with capacity shows them:
-    no email or apikey, keys sorted, users sorted by name."""
+def user_members(ctx: Context, group_id: str, *, sort_keys: bool = True) -> list[dict[str, Any]]:
+    """The group's active users as CKAN's ``user_list_dictize`` with capacity shows them: no
+    email or apikey, users sorted by name.
+
+    ``sort_keys``: the show actions run their result through a schema, which sorts the keys;
+    the update actions return the raw dicts (columns, ``capacity``, then the computed keys).
+    """
     rows = ctx.conn.execute(
         'SELECT u.*, m.capacity AS member_capacity FROM member m JOIN "user" u '
         "ON u.id = m.table_id WHERE m.group_id = ? AND m.table_name = 'user' "
@@ -216,10 +220,18 @@ def user_members(ctx: Context, group_id: str) -> list[dict[str, Any]]:
         user = dict(row)
         capacity = user.pop("member_capacity")
         shown = user_models.user_dict(_anonymous_view(ctx), user)
-        shown["capacity"] = capacity
         for key in ("email", "apikey"):
             shown.pop(key, None)
-        out.append({k: shown[k] for k in sorted(shown)})
+        if sort_keys:
+            shown["capacity"] = capacity
+            out.append({k: shown[k] for k in sorted(shown)})
+            continue
+        raw: dict[str, Any] = {}
+        for key, value in shown.items():
+            if key == "display_name":
+                raw["capacity"] = capacity
+            raw[key] = value
+        out.append(raw)
     return out
 
 
@@ -407,7 +419,7 @@ def update_dict(ctx: Context, group: dict[str, Any]) -> dict[str, Any]:
     if ctx.version != "2.12":
         out["tags"] = []
     out["groups"] = []
-    out["users"] = user_members(ctx, group["id"])
+    out["users"] = user_members(ctx, group["id"], sort_keys=False)
     out["image_display_url"] = image_display_url(ctx, group["image_url"])
     return out
 
