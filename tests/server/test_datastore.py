@@ -936,3 +936,42 @@ def test_function_create_and_delete(api: Api) -> None:
     }
     assert ok(api("datastore_function_delete", {"name": "nosuch_fn", "if_exists": True})) is None
     assert err(api("datastore_function_delete", {"name": "nosuch_fn"}, token=None), 403)["message"] == "Access denied"
+
+
+@BOTH
+def test_table_metadata_lists_tables_and_aliases(api: Api, dataset: dict[str, Any], ckan_version: str) -> None:
+    rid = ok(
+        api(
+            "datastore_create",
+            {"resource": {"package_id": dataset["id"]}, "fields": [{"id": "a", "type": "int"}], "aliases": ["tm_al"]},
+        )
+    )["resource_id"]
+    listing = ok(api("datastore_search", {"resource_id": "_table_metadata"}, token=None))
+    assert listing["fields"] == [
+        {"id": "_id", "type": "int"},
+        {"id": "name", "type": "name"},
+        {"id": "oid", "type": "oid"},
+        {"id": "alias_of", "type": "name"},
+    ]
+    rows = {r["name"]: r["alias_of"] for r in listing["records"]}
+    assert rows == {rid: None, "tm_al": rid}
+    ids = [r["_id"] for r in listing["records"]]
+    assert ids == sorted(ids) and all(len(i) == 16 for i in ids)
+    assert all(r["oid"].isdigit() for r in listing["records"])
+    found = ok(api("datastore_search", {"resource_id": "_table_metadata", "filters": {"alias_of": rid}}))
+    assert [r["name"] for r in found["records"]] == ["tm_al"]
+    sql = {"sql": 'SELECT name FROM "_table_metadata"'}
+    if ckan_version == "2.11":
+        assert err(api("datastore_search_sql", sql), 403)["message"] == (
+            "Access denied: Not authorized to access system tables"
+        )
+    else:
+        assert sorted(r["name"] for r in ok(api("datastore_search_sql", sql))["records"]) == sorted([rid, "tm_al"])
+    # a CTE borrowing the view's name gets no privileges: no system columns, no private tables
+    pkg = ok(api("package_create", {"name": f"tmp-{rid[:8]}", "owner_org": dataset["owner_org"], "private": True}))
+    private = ok(
+        api("datastore_create", {"resource": {"package_id": pkg["id"]}, "fields": [{"id": "a", "type": "int"}]})
+    )["resource_id"]
+    for smuggled in ("SELECT fields FROM _ds_meta", f'SELECT * FROM "{private}"'):
+        cte = {"sql": f"WITH _table_metadata AS ({smuggled}) SELECT * FROM _table_metadata"}
+        assert err(api("datastore_search_sql", cte, token=None), 403)["__type"] == "Authorization Error"

@@ -43,7 +43,16 @@ CREATE TABLE IF NOT EXISTS _ds_alias (
     name TEXT PRIMARY KEY,
     resource_id TEXT NOT NULL
 );
+-- CKAN's listing of DataStore tables and aliases (readable with datastore_search)
+CREATE VIEW IF NOT EXISTS _table_metadata AS
+    SELECT substr(ds_md5(resource_id), 1, 16) AS _id, resource_id AS name,
+           CAST(16384 + rowid AS TEXT) AS oid, NULL AS alias_of
+    FROM _ds_meta
+    UNION ALL
+    SELECT substr(ds_md5(name || resource_id), 1, 16), name, CAST(1048576 + rowid AS TEXT), resource_id
+    FROM _ds_alias;
 """
+TABLE_METADATA = "_table_metadata"
 # spaces exactly as CKAN's message has them (a line break inside its source string)
 KEY_MISSING = 'fields "{0}" are missing\n                            but needed as key'
 
@@ -113,6 +122,11 @@ def setup_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("ds_value_rank", 2, _sqlite_value_rank, deterministic=True)
     # PostgreSQL's now() (a timestamptz), common in datastore_search_sql queries
     conn.create_function("now", 0, _now)
+    conn.create_function("ds_md5", 1, _md5, deterministic=True)
+
+
+def _md5(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(text.encode()).hexdigest()  # an id, not security
 
 
 class DataStore:
@@ -155,6 +169,11 @@ class DataStore:
 
     def table(self, resource_id: str, conn: sqlite3.Connection | None = None) -> Table | None:
         """The table of a resource id (not an alias), or ``None``."""
+        if resource_id == TABLE_METADATA:
+            return Table(
+                TABLE_METADATA,
+                [{"id": "name", "type": "name"}, {"id": "oid", "type": "oid"}, {"id": "alias_of", "type": "name"}],
+            )
         row = (
             (conn or self.conn)
             .execute(
