@@ -57,7 +57,8 @@ def tags(p: dict[str, Any]) -> set[str]:
 
 
 def formats(p: dict[str, Any]) -> set[str]:
-    return {r.get("format") for r in p.get("resources") or [] if r.get("format")}
+    # CKAN indexes resource.get("format", ""): an empty format is a (facetable) empty string
+    return {r.get("format", "") for r in p.get("resources") or [] if r.get("format", "") is not None}
 
 
 def test_every_document_is_indexed(index: SearchIndex, pkgs: list[dict[str, Any]]) -> None:
