@@ -39,6 +39,10 @@ REFUSED_BY_CKAN = {
         for n in (103909, 103749, 102906)
     },
 }
+# CKAN's clean_format turns these two of the corpus's 96 resource formats into their canonical
+# names (checked by creating one resource per format, with ids, on CKAN 2.11.6); all others
+# come back as given.
+FORMAT_CLEANED_BY_CKAN = {"audio/x-wav": "WAV", "video/mp4": "MP4"}
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +120,12 @@ def test_walk_returns_every_loaded_dataset_once_and_intact(
             problems.append((want["name"], "resource count"))
             continue
         for rg, rw in zip(got["resources"], want["resources"], strict=True):
-            for key in ("id", "name", "format", "description"):
+            for key in ("id", "name", "description"):
                 if rg.get(key) != rw.get(key):
                     problems.append((want["name"], f"resource {key}", rg.get(key), rw.get(key)))
+            fmt = FORMAT_CLEANED_BY_CKAN.get(rw["format"], rw["format"])
+            if rg.get("format") != fmt:
+                problems.append((want["name"], "resource format", rg.get("format"), fmt))
             if rw.get("url_type") == "upload":
                 # CKAN rewrites upload URLs to its own download route
                 prefix = f"{site.site_url}/dataset/{got['id']}/resource/{rg['id']}/download/"
