@@ -923,6 +923,15 @@ def test_search_sql_private_table_and_truncation(
     assert "records_truncated" not in ok(api("datastore_search_sql", {"sql": f'SELECT code FROM "{table}" LIMIT 1'}))
 
 
+def test_search_sql_runaway_query_is_stopped(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ds_actions, "SQL_TIMEOUT", 0.2)
+    forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    assert err(api("datastore_search_sql", {"sql": forever}), 409) == {
+        "query": ["Query took too long"],
+        "__type": "Validation Error",
+    }
+
+
 def test_function_create_and_delete(api: Api) -> None:
     # sysadmin-only, as on CKAN; trigger functions themselves are not supported here
     assert err(api("datastore_function_create", {"name": "x", "definition": "x"}), 409)["__type"] == "Validation Error"

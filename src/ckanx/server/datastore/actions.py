@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from . import formats, fulltext, query, sqldialect, types
 from .models import TABLE_METADATA, DataStore, Table, get_store, index_name, valid_field_name
 
 ROWS_DEFAULT = 100
+SQL_TIMEOUT = 60.0  # seconds, like a PostgreSQL statement_timeout
 ROWS_MAX = 32000
 SQL_ROWS_MAX = 32000
 RW_URL_TYPES = ("datastore",)
@@ -1033,26 +1035,20 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if re.search(system_names, body) and not re.search(r"(?i)\bpg_\w+\s*\(", body):
         raise NotAuthorized("Access denied: Not authorized to access system tables")
     conn = ds.reader()
+    deadline = time.monotonic() + SQL_TIMEOUT
     try:
         conn.set_authorizer(authorizer)
+        # CKAN runs these with a statement timeout; a runaway query must not hold a worker
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
         try:
             cur = conn.execute(sqldialect.rewrite_casts(body))
             rows = cur.fetchmany(SQL_ROWS_MAX + 1)
+        except sqlite3.OperationalError as exc:
+            if str(exc) == "interrupted":
+                raise ValidationError({"query": ["Query took too long"]}) from None
+            raise _sql_error(ctx, exc, refused, wrapped) from None
         except sqlite3.Error as exc:
-            if refused:
-                raise refused[0] from None
-            missing_fn = re.match(r"no such function: (\S+)", str(exc))
-            if missing_fn:
-                raise NotAuthorized(f"Access denied: Not authorized to call function {missing_fn.group(1)}") from None
-            kind, message = _pg_error(str(exc))
-            if ctx.version == "2.12" and kind == "SyntaxError":
-                raise _message_error(f"Invalid SQL: {message}") from None
-            raise ValidationError(
-                {
-                    "query": [f"(psycopg2.errors.{kind}) {message}\n\n[SQL: {wrapped}]"],
-                    "info": {"statement": [wrapped], "params": [{}], "orig": [message + "\n"]},
-                }
-            ) from None
+            raise _sql_error(ctx, exc, refused, wrapped) from None
         description = cur.description or ()
     finally:
         conn.close()
@@ -1094,6 +1090,24 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if truncated:
         out["records_truncated"] = True
     return out
+
+
+def _sql_error(ctx: Context, exc: sqlite3.Error, refused: list[errors.ActionError], wrapped: str) -> errors.ActionError:
+    """The error CKAN would answer for a failed datastore_search_sql query."""
+    if refused:
+        return refused[0]
+    missing_fn = re.match(r"no such function: (\S+)", str(exc))
+    if missing_fn:
+        return NotAuthorized(f"Access denied: Not authorized to call function {missing_fn.group(1)}")
+    kind, message = _pg_error(str(exc))
+    if ctx.version == "2.12" and kind == "SyntaxError":
+        return _message_error(f"Invalid SQL: {message}")
+    return ValidationError(
+        {
+            "query": [f"(psycopg2.errors.{kind}) {message}\n\n[SQL: {wrapped}]"],
+            "info": {"statement": [wrapped], "params": [{}], "orig": [message + "\n"]},
+        }
+    )
 
 
 def _pg_error(message: str) -> tuple[str, str]:
