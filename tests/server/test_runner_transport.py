@@ -115,9 +115,7 @@ def test_sync_streaming_is_incremental_and_early_close_disconnects(
     assert len(produced) < 1000
 
 
-def test_sync_app_exception_is_a_500_as_on_a_socket(
-    sync_http: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_sync_app_exception_is_a_500_as_on_a_socket(sync_http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     # Starlette's error middleware answers 500 and re-raises; the transport behaves like a
     # server: the client sees the 500, the exception is logged.
     r = sync_http.get("/boom")
@@ -147,16 +145,12 @@ def test_sync_transport_from_many_threads(sync_http: httpx.Client) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == sorted(
-        "".join(f"{i}\n" for i in range(k)) for k in range(1, 5) for _ in range(5)
-    )
+    assert sorted(results) == sorted("".join(f"{i}\n" for i in range(k)) for k in range(1, 5) for _ in range(5))
 
 
 def test_async_transport_streams() -> None:
     async def main() -> None:
-        async with httpx.AsyncClient(
-            transport=AsyncEmbeddedTransport(APP), base_url="http://ckan.test"
-        ) as http:
+        async with httpx.AsyncClient(transport=AsyncEmbeddedTransport(APP), base_url="http://ckan.test") as http:
             r = await http.post("/echo/z", content=b"abc")
             assert r.status_code == 201 and r.json()["len"] == 3
             produced.clear()
@@ -200,3 +194,32 @@ def test_ckanx_client_over_embedded_transport() -> None:
             assert me["sysadmin"] is True
             with pytest.raises(ckanx.NotFound):
                 ck.action.package_show(id="no-such-dataset")
+
+
+def test_datastore_dump_streams_through_the_sync_transport() -> None:
+    import ckanx
+
+    with (
+        EmbeddedCKAN() as site,
+        ckanx.Client(site.site_url, site.sysadmin_token, transport=EmbeddedTransport(site)) as ck,
+    ):
+        ck.action.organization_create(name="t-org")
+        pkg = ck.action.package_create(name="t-ds", owner_org="t-org")
+        records = [{"n": i, "label": f"row {i} ✓"} for i in range(5000)]
+        created = ck.action.datastore_create(
+            resource={"package_id": pkg["id"], "name": "table"},
+            fields=[{"id": "n", "type": "int"}, {"id": "label", "type": "text"}],
+            records=records,
+        )
+        with httpx.Client(transport=EmbeddedTransport(site), base_url=site.site_url) as http:
+            chunks = 0
+            lines: list[str] = []
+            with http.stream("GET", f"/datastore/dump/{created['resource_id']}") as r:
+                assert r.status_code == 200
+                for chunk in r.iter_bytes():
+                    chunks += 1
+                    lines.extend(chunk.decode().splitlines())
+        assert lines[0].lstrip("\ufeff") == "_id,n,label"
+        assert len(lines) == 1 + len(records)
+        assert lines[-1] == "5000,4999,row 4999 ✓"
+        assert chunks > 1  # delivered as the app produced it, not as one buffer
