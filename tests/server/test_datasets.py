@@ -179,10 +179,14 @@ def test_name_taken_and_deleted_name_reusable(api: Api, org: dict[str, Any]) -> 
     assert shown["state"] == "deleted"
     anon = error(api("package_show", {"id": first["id"]}, token=None), 403)
     assert anon["message"] == f"Access denied: User  not authorized to read package {first['id']}"
-    # CKAN 2.11 frees the name of a deleted dataset
+    # CKAN 2.11 frees the name of a deleted dataset, renaming the deleted one to its id
     second = create(api, org, "taken")
     assert second["id"] != first["id"]
     assert "taken" in ok(api("package_list", {}))
+    old = ok(api("package_show", {"id": first["id"]}))
+    assert (old["name"], old["state"]) == (first["id"], "deleted")
+    assert old["metadata_modified"] == shown["metadata_modified"]
+    assert ok(api("package_show", {"id": "taken"}))["id"] == second["id"]
 
 
 def test_show_errors(api: Api) -> None:

@@ -113,6 +113,7 @@ def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] |
         raise errors.ValidationError(prepared.errors)
     for res in prepared.resources:
         res.pop("position", None)
+    renamed = models.rename_deleted_holders(ctx.conn, prepared.row["name"], prepared.row["id"])
     models.save_package(
         ctx.conn,
         row=prepared.row,
@@ -126,6 +127,8 @@ def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] |
     assert pkg is not None
     record_activity(ctx, pkg, "new package" if existing is None else "changed package")
     reindex(ctx, pkg)
+    for other in models.package_dicts(ctx.conn, renamed):
+        reindex(ctx, other)
     return pkg
 
 

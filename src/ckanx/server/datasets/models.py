@@ -171,6 +171,20 @@ def name_in_use(conn: sqlite3.Connection, name: str, exclude_id: str | None) -> 
     return row is not None
 
 
+def rename_deleted_holders(conn: sqlite3.Connection, name: str, exclude_id: str) -> list[str]:
+    """Rename deleted datasets called ``name`` to their ids (what CKAN does when a live dataset
+    takes a deleted one's name); returns their ids. Their ``metadata_modified`` is left alone."""
+    ids = [
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM package WHERE name = ? AND state = 'deleted' AND id != ?", (name, exclude_id)
+        )
+    ]
+    for package_id in ids:
+        conn.execute("UPDATE package SET name = id WHERE id = ?", (package_id,))
+    return ids
+
+
 def package_exists(conn: sqlite3.Connection, package_id: str) -> bool:
     return conn.execute("SELECT 1 FROM package WHERE id = ?", (package_id,)).fetchone() is not None
 
