@@ -514,3 +514,27 @@ def test_format_autocomplete_and_owner_org_update(
     assert ok(api("activity_data_show", {"id": acts[0]["id"]}))["package"]["name"] == "fa"
     recent = ok(api("recently_changed_packages_activity_list", {"limit": 1}))
     assert [a["object_id"] for a in recent] == [pkg["id"]]
+
+
+def test_parameter_errors(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "params", resources=[{"url": "http://e/a"}])
+    assert error(api("package_revise", {"match": "x"}), 409)["match"] == ["Must be a dict"]
+    assert error(api("package_revise", {"match__id": pkg["id"], "filter": [1]}), 409)["filter"] == ["Not a string: 1"]
+    err = error(api("package_revise", {"match__id": pkg["id"], "update": {"resources": {"a": 1}}}), 409)
+    assert err["update"] == ["Expected list for resources"]
+    assert error(api("package_resource_reorder", {"id": pkg["id"], "order": "x"}), 409)["order"] == (
+        "Must be a list of resource"
+    )
+    assert error(api("package_resource_reorder", {"id": pkg["id"]}), 409)["order"] == ["Missing value"]
+    rid = pkg["resources"][0]["id"]
+    assert error(api("package_resource_reorder", {"id": pkg["id"], "order": [rid, rid]}), 409)["order"] == (
+        "Must supply unique resource_ids"
+    )
+    for name in ("package_delete", "dataset_purge", "package_activity_list", "resource_delete", "tag_show"):
+        assert error(api(name, {}), 409)["id"] == ["Missing value"], name
+    assert error(api("vocabulary_update", {"name": "x"}), 409)["id"] == "id not in data"
+    assert (
+        error(api("vocabulary_delete", {"id": "nope"}), 404)["message"] == 'Not found: Could not find vocabulary "nope"'
+    )
+    err = error(api("package_owner_org_update", {}), 404)
+    assert err["message"] == "Not found: Package was not found."

@@ -568,8 +568,10 @@ def vocabulary_create(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 def vocabulary_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     """Rename a vocabulary and/or replace its tags (sysadmins)."""
     _require_sysadmin(ctx)
-    ref = require_id(data)
-    row = _vocabulary_or_404(ctx, ref, "Not found: Could not find vocabulary")
+    if "id" not in data:
+        raise errors.ValidationError({"id": "id not in data"})
+    ref = str(data["id"])
+    row = _vocabulary_or_404(ctx, ref, f'Not found: Could not find vocabulary "{ref}"')
     if "name" in data:
         name_errs = _vocab_name_errors(ctx, data.get("name"), row["id"])
         if name_errs:
@@ -583,8 +585,10 @@ def vocabulary_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
 def vocabulary_delete(ctx: Context, data: dict[str, Any]) -> None:
     """Delete a vocabulary and its tags (sysadmins)."""
     _require_sysadmin(ctx)
-    ref = require_id(data)
-    row = _vocabulary_or_404(ctx, ref, "Not found: Could not find vocabulary")
+    if "id" not in data:
+        raise errors.ValidationError({"id": "id not in data"})
+    ref = str(data["id"])
+    row = _vocabulary_or_404(ctx, ref, f'Not found: Could not find vocabulary "{ref}"')
     tag_ids = [r["id"] for r in ctx.conn.execute("SELECT id FROM tag WHERE vocabulary_id = ?", (row["id"],))]
     for tag_id in tag_ids:
         _drop_tag(ctx, tag_id)
@@ -704,8 +708,7 @@ def tag_delete(ctx: Context, data: dict[str, Any]) -> None:
 @action("package_owner_org_update")
 def package_owner_org_update(ctx: Context, data: dict[str, Any]) -> None:
     """Move a dataset to another organization (no activity, as on CKAN)."""
-    ref = require_id(data)
-    pkg = load_package(ctx, ref)
+    pkg = load_package(ctx, data.get("id"), "Not found: Package was not found.")
     org_ref = data.get("organization_id")
     from .packages import org_embed
 

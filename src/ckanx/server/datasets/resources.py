@@ -294,14 +294,14 @@ def package_resource_reorder(ctx: Context, data: dict[str, Any]) -> dict[str, An
     if errs:
         raise errors.ValidationError(errs)
     if not isinstance(order, list):
-        raise errors.ValidationError({"order": "Must supply order as a list"})
+        raise errors.ValidationError({"order": "Must be a list of resource"})
     pkg = load_package(ctx, str(ref))
     if not can_edit(ctx, pkg):
         raise not_authorized(ctx, f"edit package {pkg['id']}")
     resources = _raw_resources(pkg)
     by_id = {r["id"]: r for r in resources}
     if len(set(order)) != len(order):
-        raise errors.ValidationError({"order": "Duplicate resource ids in order"})
+        raise errors.ValidationError({"order": "Must supply unique resource_ids"})
     for rid in order:
         if rid not in by_id:
             raise errors.ValidationError({"order": f"resource_id {rid} can not be found"})
