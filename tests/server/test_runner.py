@@ -106,3 +106,14 @@ def test_listening_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_bad_site_options_release_the_socket() -> None:
+    probe = bind_socket("127.0.0.1", 0)
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(ValueError, match="ckan_version"):
+        start_server(port=port, ckan_version="2.9")
+    # the port was released: it can be bound again at once
+    with running_server(port=port) as srv:
+        assert srv.port == port
