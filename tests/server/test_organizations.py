@@ -114,9 +114,10 @@ def test_extras_on_212(api, make_org):
     assert org["extras"] == [{"key": "zz", "value": "1"}, {"key": "aa", "value": "2"}]  # given order
     _, body = api("organization_patch", {"id": "x12", "title": "kept"})
     assert body["result"]["extras"] == [{"key": "zz", "value": "1"}, {"key": "aa", "value": "2"}]
-    # a full update without extras clears them on 2.12
-    _, body = api("organization_update", {"id": "x12", "title": "gone", "users": []})
+    # a full update without extras clears them on 2.12, but leaves the members alone
+    _, body = api("organization_update", {"id": "x12", "title": "gone"})
     assert body["result"]["extras"] == []
+    assert [u["name"] for u in body["result"]["users"]] == ["ckan_admin"]
 
 
 @pytest.mark.parametrize(
@@ -502,3 +503,16 @@ def test_autocomplete_and_roles(api, make_org):
     ]
     _, body = api("member_roles_list", {"group_type": "group"}, method="GET")
     assert body["result"] == [{"text": "Admin", "value": "admin"}, {"text": "Member", "value": "member"}]
+
+
+def test_delete_by_name_keeps_memberships_by_id_removes_them(api, make_user, make_org):
+    # CKAN filters memberships on the id as given (observed on 2.11.6 and 2.12.0)
+    _, token = make_user("keeper")
+    make_org("by-name", users=[("keeper", "admin")])
+    second = make_org("by-id", users=[("keeper", "admin")])
+    assert api("organization_delete", {"id": "by-name"}, token=token)[0] == 200
+    status, body = api("organization_show", {"id": "by-name"}, token=token)
+    assert status == 200 and body["result"]["state"] == "deleted"
+    assert api("organization_delete", {"id": second["id"]}, token=token)[0] == 200
+    status, body = api("organization_show", {"id": "by-id"}, token=token)
+    assert status == 403

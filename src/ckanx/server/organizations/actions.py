@@ -438,8 +438,8 @@ def _update(ctx: Context, data: dict[str, Any], *, is_org: bool, partial: bool =
     fields.pop("id", None)
     models.update_group(ctx.conn, group["id"], fields)
     models.save_extras(ctx.conn, group["id"], extras, ctx.version)
-    if users is not None or not partial:
-        # A full update without ``users`` removes every member, as CKAN does.
+    if users is not None or not (partial or ctx.version == "2.12"):
+        # On 2.11 a full update without ``users`` removes every member; 2.12 leaves them.
         models.save_user_members(ctx.conn, group["id"], users or [])
     if not is_org and "packages" in data:
         _set_group_datasets(ctx, group, data.get("packages") or [])
@@ -452,7 +452,7 @@ def organization_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     """Update an organization (admins of it and sysadmins).
 
     Fields not given keep their value, except ``users``: without it every member is removed
-    (as CKAN does); use ``organization_patch`` to change single fields.
+    (CKAN 2.11; 2.12 keeps them); use ``organization_patch`` to change single fields.
 
     :param id: the id or name of the organization
     :rtype: dictionary
@@ -511,9 +511,11 @@ def _delete(ctx: Context, data: dict[str, Any], *, is_org: bool) -> None:
     authz.check_delete_group(ctx, group)
     if is_org and models.live_dataset_count(ctx.conn, group["id"]):
         raise errors.ValidationError({"message": "Organization cannot be deleted while it still has datasets"})
+    # CKAN matches memberships against the ``id`` exactly as given: deleting by name leaves
+    # them in place (so former admins can still read the deleted group), by id removes them.
     ctx.conn.execute(
         "UPDATE member SET state = 'deleted' WHERE (group_id = ? OR table_id = ?) AND state = 'active'",
-        (group["id"], group["id"]),
+        (ident, ident),
     )
     models.update_group(ctx.conn, group["id"], {"state": "deleted"})
 

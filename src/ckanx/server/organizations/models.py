@@ -32,6 +32,7 @@ GROUP_COLUMNS = (
     "approval_status",
     "state",
 )
+_EMPTY_LIST_ORDER = ("extras", "packages", "tags", "groups", "users")
 MEMBER_COLUMNS = ("id", "table_name", "table_id", "capacity", "group_id", "state")
 
 
@@ -372,11 +373,7 @@ def show_dict(
     include_groups: bool = True,
     include_member_count: bool = False,
 ) -> dict[str, Any]:
-    """What ``group_show``/``organization_show`` (and their create) return.
-
-    The scalar keys come out sorted (CKAN runs the result through its show schema), then the
-    lists: extras, users, packages, tags, groups.
-    """
+    """What ``group_show``/``organization_show`` (and their create) return."""
     scalars = base_dict(ctx, group)
     scalars["image_display_url"] = image_display_url(ctx, group["image_url"])
     scalars["num_followers"] = 0  # following is not implemented
@@ -388,18 +385,23 @@ def show_dict(
         scalars["package_count"] = group_datasets(ctx, group)[0]
     if include_member_count:
         scalars["member_count"] = member_count(ctx.conn, group["id"])
-    out = {k: scalars[k] for k in sorted(scalars)}
+    lists: dict[str, list[Any]] = {}
     if include_extras:
-        out["extras"] = extras_list(ctx.conn, group["id"], ctx.version)
+        lists["extras"] = extras_list(ctx.conn, group["id"], ctx.version)
     if include_users:
-        out["users"] = user_members(ctx, group["id"])
+        lists["users"] = user_members(ctx, group["id"])
     if packages is not None:
-        out["packages"] = packages
+        lists["packages"] = packages
     # CKAN 2.12 dropped group tags (always empty) from groups and organizations alike.
     if include_tags and ctx.version != "2.12":
-        out["tags"] = []
+        lists["tags"] = []
     if include_groups:
-        out["groups"] = []  # group hierarchies are not supported
+        lists["groups"] = []  # group hierarchies are not supported
+    # CKAN's show schema emits the scalars sorted, then the non-empty lists sorted, then the
+    # empty ones in this order (observed on 2.11.6 and 2.12.0).
+    out: dict[str, Any] = {k: scalars[k] for k in sorted(scalars)}
+    out.update((k, lists[k]) for k in sorted(lists) if lists[k])
+    out.update((k, lists[k]) for k in _EMPTY_LIST_ORDER if k in lists and not lists[k])
     return out
 
 
