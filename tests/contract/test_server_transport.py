@@ -99,8 +99,9 @@ def test_form_urlencoded_post(ckan: Case) -> None:
 
 
 def test_get_query_list_rules(ckan: Case) -> None:
-    org = ckan.org()
-    ckan.org("org2")
+    # titles make organization_list's default order (title) deterministic
+    org = ckan.org(title="A")
+    ckan.org("org2", title="B")
     # a repeated key becomes a list: organization_list filters by a list of names
     ckan.call("organization_list", {"organizations": [org["name"], ckan.name("org2")]},
               method="GET", label="organization_list repeated key")
