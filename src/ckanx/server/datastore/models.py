@@ -338,7 +338,7 @@ class DataStore:
             return []
 
     def _column_defs(self, table: Table) -> str:
-        cols = ["_id INTEGER PRIMARY KEY", "_full_text TEXT"]
+        cols = ["_id INTEGER PRIMARY KEY AUTOINCREMENT", "_full_text TEXT"]
         cols.extend(f"{quote(f['id'])} {types.sqlite_decl(f['type'])}" for f in table.fields)
         return ", ".join(cols)
 
