@@ -516,3 +516,15 @@ def test_delete_by_name_keeps_memberships_by_id_removes_them(api, make_user, mak
     assert api("organization_delete", {"id": second["id"]}, token=token)[0] == 200
     status, body = api("organization_show", {"id": "by-id"}, token=token)
     assert status == 403
+
+
+@pytest.mark.parametrize("ckan_version", ["2.12"])
+def test_messages_on_212(api, make_org):
+    make_org("m12")
+    status, body = api("organization_update", {"id": "m12", "type": "group"})
+    assert body["error"] == {"type": "Type cannot be updated", "__type": "Validation Error"}
+    status, body = api("organization_member_create", {"id": "m12", "username": "nobody", "role": "member"})
+    assert body["error"] == {"username": ["User not found"], "__type": "Validation Error"}
+    status, body = api("member_create", {"id": "m12", "object": "x", "object_type": "nonsense", "capacity": "member"})
+    assert status == 409
+    assert body["error"] == {"message": "Nonsense isn't a valid model", "__type": "Validation Error"}

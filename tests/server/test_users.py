@@ -336,3 +336,22 @@ def test_user_show_include_datasets(api, make_user, make_org):
     _, body = api("user_show", {"id": "maker", "include_datasets": True}, token=token)
     assert sorted(d["name"] for d in body["result"]["datasets"]) == ["priv", "pub"]
     assert body["result"]["number_created_packages"] == 2
+
+
+@pytest.mark.parametrize("ckan_version", ["2.12"])
+def test_user_rules_on_212(api, make_user):
+    make_user("twelve", email="Twelve@Example.com")
+    status, body = api("user_create", {"name": "twelve", "email": "t2@example.com", "password": "12345678"})
+    assert body["error"]["name"] == [
+        "The username is already associated with another account. Please use a different username."
+    ]
+    status, body = api("user_create", {"name": "twelve2", "email": "TWELVE@example.com", "password": "12345678"})
+    assert body["error"]["email"] == ["The email address 'twelve@example.com' belongs to a registered user."]
+    # 2.12's limit_sysadmin_update: not on yourself, nor on the site user
+    status, body = api("user_patch", {"id": "ckan_admin", "sysadmin": False})
+    assert status == 409
+    assert body["error"] == {"sysadmin": ["Cannot modify your own sysadmin privileges"], "__type": "Validation Error"}
+    status, body = api("user_patch", {"id": "default", "sysadmin": False})
+    assert body["error"]["sysadmin"] == ["Cannot modify sysadmin privileges for system user"]
+    status, body = api("user_patch", {"id": "twelve", "sysadmin": True})
+    assert status == 200 and body["result"]["sysadmin"] is True

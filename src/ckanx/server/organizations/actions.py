@@ -431,7 +431,8 @@ def _update(ctx: Context, data: dict[str, Any], *, is_org: bool, partial: bool =
     if group is None:
         raise errors.NotFound("Not found: Group was not found.")
     if data.get("type") is not None and data["type"] != group["type"]:
-        raise errors.ValidationError({"message": "Type cannot be updated"})
+        key = "type" if ctx.version == "2.12" else "message"
+        raise errors.ValidationError({key: "Type cannot be updated"})
     authz.check_update_group(ctx, group)
     fields, extras, users, errs = _validate_group(ctx, data, existing=group, is_org=is_org)
     errs.raise_if_any()
@@ -611,13 +612,17 @@ def _set_group_datasets(ctx: Context, group: dict[str, Any], packages: list[Any]
             _set_dataset_group(ctx, pkg, group, add=True)
 
 
-def _member_object(ctx: Context, obj_type: str, ref: Any) -> dict[str, Any]:
+def _member_object(ctx: Context, obj_type: Any, ref: Any) -> dict[str, Any]:
+    """The user, dataset or group a membership is about (CKAN looks the type up as a model
+    class: an unknown one is a validation error)."""
     if obj_type == "user":
         obj = user_models.get_user(ctx.conn, ref)
     elif obj_type == "package":
         obj = _dataset(ctx, ref)
+    elif obj_type == "group":
+        obj = models.get_group(ctx.conn, ref)
     else:
-        obj = None
+        raise errors.ValidationError({"message": f"{str(obj_type).title()} isn't a valid model"})
     if obj is None:
         raise errors.NotFound(f"Not found: {str(obj_type).title()} was not found.")
     return obj
@@ -733,7 +738,7 @@ def _member_create_via(ctx: Context, data: dict[str, Any], *, is_org: bool) -> d
     if "id" in data and models.get_group(ctx.conn, data["id"]) is None:
         errs.add("id", "That group name or ID does not exist.")
     if "username" in data and user_models.get_user(ctx.conn, data["username"]) is None:
-        errs.add("username", "Not found: User")
+        errs.add("username", "User not found" if ctx.version == "2.12" else "Not found: User")
     if "role" in data and data["role"] not in authz.ROLE_PERMISSIONS:
         errs.add("role", "role does not exist.")
     errs.raise_if_any()

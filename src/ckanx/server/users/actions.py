@@ -28,6 +28,10 @@ _ORDER_COLUMNS = (
     "image_url",
     "activity_streams_email_notifications",
 )
+_NAME_TAKEN = {
+    "2.11": "That login name is not available.",
+    "2.12": "The username is already associated with another account. Please use a different username.",
+}
 _DISPLAY_NAME_SQL = "CASE WHEN fullname IS NULL OR fullname = '' THEN name ELSE fullname END"
 
 hooks.AUTHENTICATE.append(models.authenticate)
@@ -61,7 +65,7 @@ def _validate_user(ctx: Context, data: dict[str, Any], *, existing: dict[str, An
         else:
             other = models.get_user(ctx.conn, name)
             if other is not None and (existing is None or other["id"] != existing["id"]):
-                errs.add("name", "That login name is not available.")
+                errs.add("name", _NAME_TAKEN[ctx.version])
             elif existing is not None and name != existing["name"] and not privileged:
                 if existing["state"] != "pending":
                     errs.add("name", "That login name can not be modified.")
@@ -97,7 +101,8 @@ def _validate_user(ctx: Context, data: dict[str, Any], *, existing: dict[str, An
             if existing is not None:
                 who = {"name": data.get("name") or existing["name"], "id": existing["id"]}
             if models.email_taken(ctx.conn, email, who):
-                errs.add("email", f"The email address '{email}' belongs to a registered user.")
+                shown = email.lower() if ctx.version == "2.12" else email
+                errs.add("email", f"The email address '{shown}' belongs to a registered user.")
             else:
                 out["email"] = email
 
@@ -114,6 +119,8 @@ def _validate_user(ctx: Context, data: dict[str, Any], *, existing: dict[str, An
         out["activity_streams_email_notifications"] = as_bool(data["activity_streams_email_notifications"])
     if privileged:
         if "sysadmin" in data:
+            if ctx.version == "2.12" and existing is not None:
+                _limit_sysadmin_update(ctx, data["sysadmin"], existing, errs)
             out["sysadmin"] = as_bool(data["sysadmin"])
         if data.get("state") is not None:
             out["state"] = data["state"]
@@ -125,6 +132,19 @@ def _validate_user(ctx: Context, data: dict[str, Any], *, existing: dict[str, An
                 out["plugin_extras"] = extras
     errs.raise_if_any()
     return out
+
+
+def _limit_sysadmin_update(ctx: Context, value: Any, user: dict[str, Any], errs: Errors) -> None:
+    """CKAN 2.12's ``limit_sysadmin_update``: nobody changes their own sysadmin flag or the site
+    user's (the raw value is compared, as CKAN does before converting it)."""
+    if value is None or ctx.user is None or ctx.user_name == models.SITE_USER_NAME:
+        return
+    if value == bool(user["sysadmin"]):
+        return
+    if user["name"] == ctx.user_name:
+        errs.add("sysadmin", "Cannot modify your own sysadmin privileges")
+    if user["name"] == models.SITE_USER_NAME:
+        errs.add("sysadmin", "Cannot modify sysadmin privileges for system user")
 
 
 @action("user_create")
