@@ -596,7 +596,8 @@ def test_search_auth_on_private_dataset(
     api: Api, make_org: Callable[..., Any], make_user: Callable[..., Any], ckan_version: str
 ) -> None:
     member, member_token = make_user()
-    org = make_org(users=[(member["name"], "member")])
+    editor, editor_token = make_user()
+    org = make_org(users=[(member["name"], "member"), (editor["name"], "editor")])
     pkg = ok(api("package_create", {"name": f"priv-{org['name']}", "owner_org": org["id"], "private": True}))
     rid = ok(
         api(
@@ -613,8 +614,13 @@ def test_search_auth_on_private_dataset(
                 f"Access denied: User  not authorized to perform resource_show on resource {rid}"
             )
     assert ok(api("datastore_search", {"resource_id": rid}, token=member_token))["records"] == [{"_id": 1, "a": "x"}]
-    # members may read but not write
-    err(api("datastore_upsert", {"resource_id": rid, "records": [{"a": "y"}]}, token=member_token), 403)
+    # members may read but not write; editors may write
+    error = err(api("datastore_upsert", {"resource_id": rid, "records": [{"a": "y"}]}, token=member_token), 403)
+    if ckan_version == "2.11":
+        assert error["message"] == f"Access denied: User {member['name']} not authorized to edit resource {rid}"
+    ok(api("datastore_upsert", {"resource_id": rid, "method": "insert", "records": [{"a": "y"}]}, token=editor_token))
+    ok(api("datastore_delete", {"resource_id": rid, "filters": {"a": "x"}}, token=editor_token))
+    assert ok(api("datastore_search", {"resource_id": rid}, token=member_token))["records"] == [{"_id": 2, "a": "y"}]
 
 
 # -- datastore_upsert ---------------------------------------------------------------------------
