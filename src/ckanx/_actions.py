@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+# actions that exist only when the named extension is loaded
+_EXTENSION_FAMILIES = {"datastore": "datastore", "activity": "activity"}
+
 
 def known_actions(server_info: dict[str, Any] | None) -> set[str]:
     """Action names for a server described by ``status_show`` (all known names when unknown)."""
-    try:
-        from .server.coverage import action_names
-    except ImportError:  # pragma: no cover - the data module is part of the package
-        return set()
+    from .server import coverage
+
+    names = set(coverage.all_ckan_actions())
     if not server_info:
-        return set(action_names())
-    version = str(server_info.get("ckan_version", ""))
-    extensions = [str(e) for e in server_info.get("extensions") or []]
-    return set(action_names(version=version, extensions=extensions))
+        return names
+    version = ".".join(str(server_info.get("ckan_version", "")).split(".")[:2])
+    extensions = {str(e) for e in server_info.get("extensions") or []}
+    for family, extension in _EXTENSION_FAMILIES.items():
+        if extension not in extensions:
+            names -= set(coverage.CKAN_ACTIONS.get(family, ()))
+    if version in coverage.VERSIONS:
+        names = {n for n in names if version in coverage.ckan_versions_of(n)}
+    return names
