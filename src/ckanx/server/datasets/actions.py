@@ -125,6 +125,9 @@ def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] |
     sync_groups(ctx, prepared.row["id"], prepared.group_ids)
     pkg = models.package_dict(ctx.conn, prepared.row["id"])
     assert pkg is not None
+    if existing is None and ctx.version == "2.12":
+        # 2.12's package_create answers before a reload: extras in the order they were given
+        pkg["extras"] = [{"key": e["key"], "value": e["value"]} for e in prepared.core["extras"]]
     record_activity(ctx, pkg, "new package" if existing is None else "changed package")
     reindex(ctx, pkg)
     for other in models.package_dicts(ctx.conn, renamed):
@@ -262,8 +265,12 @@ def package_delete(ctx: Context, data: dict[str, Any]) -> None:
     ref = require_id(data)
     pkg = load_package(ctx, ref)
     check_edit(ctx, pkg)
-    # CKAN leaves metadata_modified as it was when a dataset is deleted
+    # CKAN leaves metadata_modified as it was when a dataset is deleted, and takes it out of
+    # its groups
     models.set_package_state(ctx.conn, pkg["id"], "deleted", pkg["metadata_modified"])
+    group_ids = [g["id"] for g in pkg["groups"]]
+    if group_ids:
+        models.drop_package_memberships(ctx.conn, pkg["id"], group_ids)
     fresh = models.package_dict(ctx.conn, pkg["id"])
     assert fresh is not None
     record_activity(ctx, fresh, "deleted package")

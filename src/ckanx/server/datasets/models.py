@@ -134,6 +134,14 @@ _EMPTY_LIST_ORDER = {
 _CONN_VERSION: dict[int, str] = {}
 
 
+def _extras_order_key(version: str) -> Any:
+    """2.11 sorts extras by key; 2.12 keeps them in a PostgreSQL JSONB object, which orders keys
+    by their length in bytes, then bytewise."""
+    if version == "2.11":
+        return lambda e: e["key"]
+    return lambda e: (len(e["key"].encode()), e["key"].encode())
+
+
 def _remember_version(server: Any) -> None:
     _CONN_VERSION[id(server.db.conn)] = server.ckan_version
 
@@ -265,8 +273,7 @@ def render(
     scalars.update(_license_fields(core.get("license_id")))
     out = {k: scalars[k] for k in sorted(scalars)}
     lists = {
-        # 2.11 sorts extras by key; 2.12 keeps the order they were given in
-        "extras": sorted(extras, key=lambda e: e["key"]) if version == "2.11" else extras,
+        "extras": sorted(extras, key=_extras_order_key(version)),
         "groups": groups,  # in the order the memberships were made, as CKAN lists them
         "resources": resources,
         "tags": sorted(

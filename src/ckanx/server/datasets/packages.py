@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from starlette.datastructures import UploadFile
 
 from . import models
 from . import validation as v
@@ -232,6 +235,8 @@ def _resources(
     out: list[dict[str, Any]] = []
     res_errors: list[dict[str, Any]] = []
     for raw in data.get("resources") or []:
+        if existing is not None:
+            raw = _update_time_resource(raw)
         rid = raw.get("id")
         e: dict[str, Any] = {}
         if rid in (None, ""):
@@ -258,6 +263,19 @@ def _resources(
         res_errors.append(e)
     if any(res_errors):
         errs["resources"] = res_errors
+    return out
+
+
+def _update_time_resource(raw: dict[str, Any]) -> dict[str, Any]:
+    """What CKAN's package_update does to each resource before validating it: a resource sent
+    without a ``mimetype`` key gets one guessed from its URL's extension (or null), and
+    ``clear_upload`` turns an upload back into a link."""
+    out = dict(raw)
+    if "mimetype" not in out:
+        url = out.get("url")
+        out["mimetype"] = v.guess_mimetype(str(url)) if isinstance(url, str) and url and urlparse(url).path else None
+    if out.pop("clear_upload", None) and not isinstance(out.get("upload"), UploadFile):
+        out["url_type"] = ""
     return out
 
 
@@ -351,8 +369,10 @@ def prepare(
             state = str(data["state"])
 
     ptype = data.get("type")
-    if v.is_missing_or_empty(ptype):
-        ptype = existing["type"] if existing else "dataset"
+    if existing is not None:
+        ptype = existing["type"]  # immutable on package_update
+    elif v.is_missing_or_empty(ptype):
+        ptype = "dataset"
 
     core["extras"] = _extras(data, errs)
     tags = _tags(ctx, data, errs)
