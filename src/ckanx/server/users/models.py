@@ -182,6 +182,10 @@ def user_dict(
     if privileged:
         out["apikey"] = row.get("apikey")
         out["email"] = email
+    if ctx.version == "2.12" and ctx.ignore_auth and not privileged:
+        # 2.12 also shows them to internal (ignore_auth) calls
+        out["apikey"] = row.get("apikey")
+        out["email"] = email
     if authz.is_sysadmin(ctx):
         if include_password_hash:
             out["password_hash"] = row.get("password_hash")
