@@ -170,7 +170,7 @@ async def run_load(
             outcome = Outcome("error", record_key(value), value.get("id"), error_reason(outcome))
         summary.add(outcome.status)
         progress.advance(errors=int(outcome.failed))
-        log.write(rec.line.number, outcome, spec.plural)
+        log.write(rec.line.number, outcome, {"created": spec.create, "updated": spec.update}.get(outcome.status))
         if outcome.failed:
             progress.note(f"line {rec.line.number} {outcome.name or ''}: {outcome.reason}")
         next_line = rec.line.number + 1
