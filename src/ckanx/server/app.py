@@ -43,8 +43,30 @@ def bad_request(server: EmbeddedCKAN, detail: str) -> Response:
     return json_response(prefix + detail, 400)
 
 
+METHOD_NOT_ALLOWED_HTML = (
+    "<!DOCTYPE html>\n<html><head><title>Method Not Allowed</title></head>"
+    "<body><h1>405 Method Not Allowed</h1><p>The method is not allowed for the requested URL.</p></body></html>"
+)
+
+
 async def not_found(request: Request, exc: Exception | None = None) -> Response:
     return HTMLResponse(NOT_FOUND_HTML, status_code=404)
+
+
+async def method_not_allowed(request: Request, exc: Exception | None = None) -> Response:
+    return HTMLResponse(METHOD_NOT_ALLOWED_HTML, status_code=405)
+
+
+async def api_version(request: Request) -> Response:
+    """``GET /api/3``: CKAN answers with the API version."""
+    return Response(json.dumps({"version": 3}), media_type="application/json")
+
+
+async def trailing_slash(request: Request) -> Response:
+    """CKAN routes ``/api/3/action/<name>/`` for GET only: an HTML 404 for GET, 405 otherwise."""
+    if request.method == "GET":
+        return await not_found(request)
+    return await method_not_allowed(request)
 
 
 async def parse_data(request: Request) -> dict[str, Any]:
@@ -66,19 +88,19 @@ async def parse_data(request: Request) -> dict[str, Any]:
             out[key] = value  # UploadFile for files, str otherwise
         return out
     raw = await request.body()
-    if not raw.strip():
+    if not raw:
         return {}
     try:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
+        # CKAN reports what it extracted before failing, which is always an empty dict
         raise errors.BadRequest(
             "JSON Error: Error decoding JSON data. Error: <BadRequest '400: Bad Request'> "
-            f"JSON data extracted from the request: {raw[:200]!r}"
+            "JSON data extracted from the request: {}"
         ) from exc
     if not isinstance(parsed, dict):
         raise errors.BadRequest(
-            "JSON Error: Error decoding JSON data. Error: <BadRequest '400: Bad Request'> "
-            f"JSON data extracted from the request: {parsed!r}"
+            f"JSON Error: Request data JSON decoded to {parsed!r} but it needs to be a dictionary."
         )
     return parsed
 
@@ -129,6 +151,9 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
                     "JSON Error: Invalid request. Please use POST method for your request"
                 )
             data = await parse_data(request)
+            if request.method == "GET" and "callback" in data:
+                data.pop("callback")
+                data.pop("_", None)
             extra: dict[str, Any] = {}
             result = await run_in_threadpool(
                 run_action,
@@ -157,11 +182,17 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
         body = {"help": help_url, "success": True, "result": result}
         if extra.get("changed_entities") is not None:
             body["changed_entities"] = extra["changed_entities"]
+        callback = request.query_params.get("callback") if request.method == "GET" else None
+        if callback:  # JSONP, as CKAN still serves it for GET
+            return Response(f"{callback}({json.dumps(body)});", media_type="application/javascript")
         return json_response(body)
 
     routes = [
         Route("/api/3/action/{name}", action_endpoint, methods=["GET", "POST"]),
         Route("/api/action/{name}", action_endpoint, methods=["GET", "POST"]),
+        Route("/api/3/action/{name}/", trailing_slash, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route("/api/action/{name}/", trailing_slash, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route("/api/3", api_version, methods=["GET"]),
     ]
     for path, endpoint, methods in EXTRA_ROUTES:
 
@@ -172,6 +203,6 @@ def build_app(server: EmbeddedCKAN) -> Starlette:
             return endpoint_bound
 
         routes.append(Route(path, bind(endpoint), methods=methods))
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
     app.router.redirect_slashes = False  # CKAN answers a trailing slash with an HTML 404
     return app
