@@ -68,7 +68,7 @@ def open_input(path: str | os.PathLike[str] | None, *, gzip_flag: bool = False) 
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from None
-    if gzip_flag or is_gzip_path(path) or raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+    if gzip_flag or is_gzip_path(path) or raw.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
 
