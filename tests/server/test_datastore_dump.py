@@ -149,6 +149,8 @@ def test_dump_parameters(http: httpx.Client, table: str, ckan_version: str) -> N
 @BOTH
 def test_dump_errors(http: httpx.Client, table: str, server: EmbeddedCKAN, ckan_version: str) -> None:
     assert http.get("/datastore/dump/nonexist").status_code == 404
+    # 2.11 looks the table up first, 2.12 validates first
+    assert http.get("/datastore/dump/nonexist?limit=x").status_code == (404 if ckan_version == "2.11" else 400)
     assert http.get(f"/datastore/dump/{table}?limit=x").status_code == 400
     assert http.get(f"/datastore/dump/{table}?format=bad").status_code == (400 if ckan_version == "2.11" else 500)
     assert http.get(f"/datastore/dump/{table}?fields=nope").status_code == 500

@@ -81,6 +81,16 @@ def _prepare(server: EmbeddedCKAN, request: Request, resource_id: str) -> Any:
     user = authenticate(server, request.headers.get("Authorization"))
     store = get_store(server)
     params, errs = _validate(dict(request.query_params), server.ckan_version)
+
+    def invalid() -> HTMLResponse:
+        if "format" in errs and server.ckan_version == "2.12":
+            return _html(500, "Error [500]", "Internal Server Error")
+        detail = "\n".join(f"{k}: {' '.join(v)}" for k, v in errs.items())
+        return _html(400, "Error 400", detail)
+
+    # 2.12 validates the parameters before looking the table up, 2.11 after
+    if errs and server.ckan_version == "2.12":
+        return invalid()
     # the catalog transaction also serialises this against actions using the DataStore connection
     with server.db.transaction() as conn:
         ctx = Context(server, conn, user)
@@ -95,10 +105,7 @@ def _prepare(server: EmbeddedCKAN, request: Request, resource_id: str) -> Any:
     if table is None:
         return _html(404, "Error 404", "DataStore resource not found")
     if errs:
-        if "format" in errs and server.ckan_version == "2.12":
-            return _html(500, "Error [500]", "Internal Server Error")
-        detail = "\n".join(f"{k}: {' '.join(v)}" for k, v in errs.items())
-        return _html(400, "Error 400", detail)
+        return invalid()
     try:
         select, _requested = query.build(table, params, server.ckan_version)
     except (ValidationError, TypeError):
@@ -137,7 +144,9 @@ async def dump_endpoint(server: EmbeddedCKAN, request: Request) -> Response:
         params["bom"],
         millis=server.ckan_version == "2.12",
     )
-    headers = {"Content-Disposition": f'attachment; filename="{resource_id}.{fmt}"'}
+    # 2.11 names the file after the id or alias in the URL, 2.12 after the resource
+    name = real if server.ckan_version == "2.12" else resource_id
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
     return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
 
 
