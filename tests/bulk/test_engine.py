@@ -212,3 +212,36 @@ def test_merge_keeps_absent_fields_and_resource_fields() -> None:
         "title": "new",
         "resources": [{"id": "r", "url": "u", "name": "rn", "description": "d"}],
     }
+
+
+class _TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_plain_lines_rich_bar_and_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ckanx.bulk.engine import Progress
+
+    plain = io.StringIO()
+    monkeypatch.setattr(Progress, "PLAIN_EVERY", 0.0)
+    p = Progress("load datasets", quiet=False, total=4, stream=plain)
+    p.advance()
+    p.advance(errors=1)
+    p.note("line 2 x: owner_org: An organization must be provided")
+    p.finish("2 records: 1 created, 1 error")
+    text = plain.getvalue()
+    assert "load datasets: 1/4 records" in text and "ETA" in text and "1 errors" in text
+    assert text.rstrip().split("\n")[-1].startswith("load datasets: 2 records: 1 created, 1 error in ")
+
+    tty = _TTY()
+    bar = Progress("dump datasets", quiet=False, total=2, stream=tty)
+    bar.advance(2)
+    bar.finish("2 records: 2 dumped")
+    assert "dump datasets: 2 records: 2 dumped in" in tty.getvalue()
+
+    quiet = io.StringIO()
+    q = Progress("x", quiet=True, stream=quiet)
+    q.advance()
+    q.note("hidden")
+    q.finish("done")
+    assert quiet.getvalue() == ""

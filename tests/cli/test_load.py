@@ -161,3 +161,17 @@ def test_load_organizations_and_groups_keep_members(runner: CliRunner, ckan_serv
     org = b.client.action.organization_show(id="org-x", include_users=True)
     assert org["title"] == "Renamed" and org["description"] == "about x"
     assert [u["name"] for u in org["users"]] == ["ckan_admin"]  # members kept
+
+
+def test_load_users_site_to_site(runner: CliRunner, ckan_server_factory: Any) -> None:
+    a, b = ckan_server_factory(), ckan_server_factory()
+    a.client.action.user_create(
+        name="someone", email="s@example.org", password="a-long-password-1", fullname="Some One"
+    )
+    dumped = cli(runner, a, "dump", "users", "--all").stdout
+    first = cli(runner, b, "load", "users", input=dumped)
+    assert first.exit_code == 0, first.stderr
+    assert "1 created" in first.stderr and "1 unchanged" in first.stderr  # ckan_admin exists on both
+    assert b.client.action.user_show(id="someone")["fullname"] == "Some One"
+    again = cli(runner, b, "load", "users", input=dumped)
+    assert "2 unchanged" in again.stderr
