@@ -355,3 +355,30 @@ def test_user_rules_on_212(api, make_user):
     assert body["error"]["sysadmin"] == ["Cannot modify sysadmin privileges for system user"]
     status, body = api("user_patch", {"id": "twelve", "sysadmin": True})
     assert status == 200 and body["result"]["sysadmin"] is True
+
+
+def test_user_list_order_matches_ckan_postgres(api):
+    # Orders observed on CKAN 2.11.6 (PostgreSQL, C collation) for these six users.
+    specs = [
+        ("ob-a", "beta"),
+        ("ob-b", "Alpha"),
+        ("ob-c", ""),
+        ("ob-d", None),
+        ("ob-e", "_under"),
+        ("ob-f", "alpha two"),
+    ]
+    for name, fullname in specs:
+        data = {"name": name, "email": f"{name}@example.com", "password": "Pass-word-1234"}
+        if fullname is not None:
+            data["fullname"] = fullname
+        assert api("user_create", data)[0] == 200
+    expected = {
+        "display_name": "befacd",
+        "bogus": "befacd",
+        "name": "abcdef",
+        "created": "abcdef",
+        "fullname": "cbefad",  # NULL last, no tie-break needed
+    }
+    for order_by, letters in expected.items():
+        _, body = api("user_list", {"q": "ob-", "order_by": order_by, "all_fields": False})
+        assert "".join(n[-1] for n in body["result"]) == letters, order_by

@@ -392,7 +392,7 @@ def organization_list_for_user(ctx: Context, data: dict[str, Any]) -> list[dict[
         )
         for org, capacity in orgs
     ]
-    return sorted(out, key=lambda g: g["display_name"].lower())
+    return sorted(out, key=lambda g: g["display_name"])  # CKAN: strxfrm in the C locale
 
 
 @action("group_list_authz", read=True)
@@ -419,7 +419,7 @@ def group_list_authz(ctx: Context, data: dict[str, Any]) -> list[dict[str, Any]]
             (user["id"], *roles),
         ).fetchall()
     out = [models.list_dict(ctx, models._row(r)) for r in rows]
-    return sorted(out, key=lambda g: g["display_name"].lower())
+    return sorted(out, key=lambda g: g["display_name"])  # CKAN: strxfrm in the C locale
 
 
 # --------------------------------------------------------------------------- update / patch

@@ -13,8 +13,6 @@ from .validation import name_error as _name_error
 
 PASSWORD_MIN_LENGTH = 8
 _SPAM_MESSAGE = "Edit not allowed as it looks like spam. Please avoid links in your description."
-# user_list order_by values that sort by that column then by name (CKAN's special cases).
-_ORDER_THEN_NAME = ("number_created_packages", "fullname", "about", "sysadmin")
 _ORDER_COLUMNS = (
     "id",
     "name",
@@ -257,14 +255,15 @@ def user_list(ctx: Context, data: dict[str, Any]) -> list[Any]:
         if models._table_exists(ctx.conn, "package")
         else "0"
     )
+    # CKAN's Postgres sorts bytewise (C collation) with NULLs last. Its tie-break on name only
+    # applies to number_created_packages: for fullname/about/sysadmin it compares a column with
+    # a string, which is never true, so those sort on the column alone.
     if order_by == "number_created_packages":
         order = f"{count_sql}, name"
-    elif order_by in _ORDER_THEN_NAME:
-        order = f"{order_by}, name"
     elif order_by in _ORDER_COLUMNS and order_by != "display_name":
-        order = order_by
+        order = f"{order_by} IS NULL, {order_by}, rowid"
     else:
-        order = f"{_DISPLAY_NAME_SQL} COLLATE NOCASE"
+        order = _DISPLAY_NAME_SQL
     rows = ctx.conn.execute(f'SELECT * FROM "user" WHERE {" AND ".join(where)} ORDER BY {order}', params).fetchall()
     if not as_bool(data.get("all_fields", True)):
         return [r["name"] for r in rows]
