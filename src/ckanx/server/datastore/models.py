@@ -606,9 +606,16 @@ def valid_field_name(name: Any) -> bool:
 def get_store(server: EmbeddedCKAN) -> DataStore:
     """The site's DataStore (``datastore.db`` next to ``catalog.db``), opened on first use."""
     store = server.state.get("datastore")
-    if not isinstance(store, DataStore):
-        store = DataStore(Path(server.data_dir) / "datastore.db")
-        server.state["datastore"] = store
-        # EmbeddedCKAN.close() knows nothing of this connection: close it with the server
-        weakref.finalize(server, store.close)
-    return store
+    if isinstance(store, DataStore):
+        return store
+    with _OPEN_LOCK:  # two first requests at once must not open two connections
+        store = server.state.get("datastore")
+        if not isinstance(store, DataStore):
+            store = DataStore(Path(server.data_dir) / "datastore.db")
+            server.state["datastore"] = store
+            # EmbeddedCKAN.close() knows nothing of this connection: close it with the server
+            weakref.finalize(server, store.close)
+        return store
+
+
+_OPEN_LOCK = threading.Lock()
