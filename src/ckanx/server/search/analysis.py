@@ -156,7 +156,7 @@ def _word_parts(token: str, case_split: bool) -> list[str]:
     return parts
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=32_768)  # bounded: unique words (ids, numbers) would grow it forever
 def _analyze_word(word: str, kind: str) -> tuple[tuple[str, ...], str | None]:
     """Tokens of one whitespace-separated word, and its catenated form (index time)."""
     parts = _word_parts(word, kind == "text")

@@ -49,6 +49,26 @@ _CHECKPOINT = 512
 _BYTE_BITS = [tuple(i for i in range(8) if b >> i & 1) for b in range(256)]
 # fields kept as columns (sorting) although analysed as text: short values, often sorted on
 _TEXT_COLUMNS = frozenset(("title",))
+# single-valued fields whose values are (nearly) unique per document: a posting list per value
+# would cost ~250 bytes per document each, so they live in their column only and term/range/
+# wildcard queries on them go through the column's sorted view
+COLUMN_ONLY = frozenset(
+    (
+        "id",
+        "index_id",
+        "name",
+        "title_string",
+        "url",
+        "metadata_created",
+        "metadata_modified",
+        "indexed_ts",
+        "revision_id",
+        "ckan_url",
+        "download_url",
+    )
+)
+# substring fields answered from the column of their copyField source
+_NGRAM_SOURCES = {"name_ngram": "name", "title_ngram": "title"}
 _NO_COLUMN = frozenset(("data_dict", "validated_data_dict", "notes", "text"))
 
 FetchDocs = Callable[[list[str]], dict[str, dict[str, Any]]]
@@ -129,7 +149,7 @@ def canonical_date(value: object) -> str | None:
     return _canonical_date_str(text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _canonical_date_str(text: str) -> str | None:
     d = parse_date(text)
     return None if d is None else _format_date(d)
@@ -203,6 +223,7 @@ class SearchIndex:
         self._views: dict[str, tuple[int, _SortedView]] = {}
         self._orders: dict[tuple[tuple[str, bool], ...], tuple[int, list[int]]] = {}
         self._costs: dict[str, tuple[int, float]] = {}
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._wild: dict[tuple[str, str], tuple[int, int]] = {}
 
     # ------------------------------------------------------------------ writing
@@ -247,7 +268,18 @@ class SearchIndex:
         nbits = self.nbits
         for name, vals in values.items():
             kind, multi = field_info(name)
-            if kind == "stored":
+            if kind == "stored" or kind == "text_ngram":
+                continue
+            if name in COLUMN_ONLY:
+                value = self._column_value(kind, vals[0])
+                if value is None:
+                    continue
+                col = self.columns.get(name)
+                if col is None:
+                    col = self.columns[name] = []
+                col.extend([None] * (slot + 1 - len(col)))
+                col[slot] = value
+                self._post(self.exists, name, slot)
                 continue
             terms = list(dict.fromkeys(self._terms(kind, vals, cache)))
             if not terms:
@@ -276,7 +308,9 @@ class SearchIndex:
                 if col is None:
                     col = self.multi[name] = []
                 col.extend([None] * (slot + 1 - len(col)))
-                col[slot] = tuple(dict.fromkeys(terms))
+                values_tuple = tuple(terms)
+                # many documents share the same labels/formats/tag sets: keep one tuple of each
+                col[slot] = self._tuples.setdefault(values_tuple, values_tuple) if len(terms) < 4 else values_tuple
             else:
                 col = self.columns.get(name)
                 if col is None:
@@ -587,7 +621,8 @@ class SearchIndex:
             nwords = self.nbits // 64 + 1
             by_bits_cost = self._facet_cost(name, plist, nwords)
             by_docs_cost = count * 0.4 + (0 if "slots" in shared else nwords * 0.05)
-            if kind not in TEXT_KINDS and kind != "text_ngram" and (col or mcol) and by_docs_cost < by_bits_cost:
+            use_docs = name in COLUMN_ONLY or by_docs_cost < by_bits_cost
+            if kind not in TEXT_KINDS and kind != "text_ngram" and (col or mcol) and use_docs:
                 counter: Counter[str] = Counter()
                 if "slots" not in shared:
                     shared["slots"] = bits_to_slots(matches, self.nbits)
@@ -715,6 +750,15 @@ class _Evaluator:
         nbits = self.ix.nbits
         if node.wildcard and text == "*":
             return as_bits(self.ix.exists.get(name, 0), nbits)
+        if name in COLUMN_ONLY:
+            return self._column_term(node, name, kind)
+        if name in _NGRAM_SOURCES:
+            words = text.lower().split()
+            if not words:
+                return None
+            col = self.ix.columns.get(_NGRAM_SOURCES[name], [])
+            hits = [s for s, v in enumerate(col) if v is not None and all(w in v.lower() for w in words)]
+            return bits_from_slots(hits, nbits)
         if kind in TEXT_KINDS:
             if node.wildcard:
                 return self._wildcard(name, plist, text.lower())
@@ -742,6 +786,41 @@ class _Evaluator:
         if node.wildcard:
             return self._wildcard(name, plist, text)
         return as_bits(plist.get(text, 0), nbits)
+
+    def _column_term(self, node: TermQuery, name: str, kind: str) -> int:
+        """A term or wildcard on a column-only field, through its sorted view."""
+        view = self.ix.sorted_view(name)
+        if view is None:
+            return 0
+        vals = view.values
+        text = node.text
+        if node.wildcard:
+            if kind != "string":
+                return 0
+            if text.endswith("*") and not any(c in text[:-1] for c in "*?[]"):
+                prefix = text[:-1]
+                i = bisect.bisect_left(vals, prefix)
+                j = i
+                while j < len(vals) and vals[j].startswith(prefix):
+                    j += 1
+                return self.ix._range_from_view(view, i, j)
+            rx = re.compile(fnmatch.translate(text), re.DOTALL)
+            hits = [view.slots[k] for k, v in enumerate(vals) if rx.match(v)]
+            return bits_from_slots(hits, self.ix.nbits)
+        key: Any
+        if kind == "date":
+            key = canonical_date(text)
+            if key is None:
+                raise SearchSyntaxError(f"Invalid Date String:'{text}'")
+        elif kind == "number":
+            key = parse_number(text)
+            if key is None:
+                raise SearchSyntaxError(f"Invalid Number: {text}")
+        else:
+            key = text
+        i = bisect.bisect_left(vals, key)
+        j = bisect.bisect_right(vals, key, lo=i)
+        return self.ix._range_from_view(view, i, j)
 
     def _wildcard(self, name: str, plist: dict[str, int | array[int]], pattern: str) -> int:
         key = (name, pattern)

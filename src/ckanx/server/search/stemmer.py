@@ -133,7 +133,7 @@ def _has_vowel(s: str) -> bool:
     return any(c in _VOWELS for c in s)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=32_768)
 def stem(word: str) -> str:
     """Stem one lowercase word."""
     if len(word) <= 2 or word.isdigit():
