@@ -245,3 +245,13 @@ def test_progress_plain_lines_rich_bar_and_quiet(monkeypatch: pytest.MonkeyPatch
     q.note("hidden")
     q.finish("done")
     assert quiet.getvalue() == ""
+
+
+def test_keyset_pages_must_rise() -> None:
+    from ckanx.bulk.actions import KeysetError, check_keyset_page
+
+    check_keyset_page([{"id": "b"}, {"id": "c"}], "a")
+    with pytest.raises(KeysetError, match="does not page by id"):
+        check_keyset_page([{"id": "a"}, {"id": "b"}], "b")  # the fq range was ignored
+    with pytest.raises(KeysetError):
+        check_keyset_page([{"id": "c"}, {"id": "b"}], None)  # the sort was ignored

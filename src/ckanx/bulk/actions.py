@@ -17,7 +17,16 @@ from .engine import Outcome, Progress, RecordLog, Summary, error_reason, run_ord
 from .jsonl import DurableOutput, InputLine
 from .records import THINGS
 
-__all__ = ["extract_ids_or_names", "keyset_fq", "numbered_names", "run_batch", "run_delete", "search_datasets"]
+__all__ = [
+    "KeysetError",
+    "check_keyset_page",
+    "extract_ids_or_names",
+    "keyset_fq",
+    "numbered_names",
+    "run_batch",
+    "run_delete",
+    "search_datasets",
+]
 
 SEARCH_ROWS = 1000
 
@@ -160,6 +169,23 @@ def keyset_fq(user_fq: str | None, last_id: str | None) -> str | None:
     return " ".join(parts) or None
 
 
+class KeysetError(exc.CKANAPIError):
+    """The server's ``package_search`` did not honour the ``sort=id asc`` / ``fq`` id range."""
+
+
+def check_keyset_page(page: list[dict[str, Any]], last_id: str | None) -> None:
+    """Ids must rise strictly within and across pages; a server that ignores the range would loop forever."""
+    previous = last_id
+    for row in page:
+        current = row.get("id")
+        if not isinstance(current, str) or (previous is not None and current <= previous):
+            raise KeysetError(
+                "the site's package_search does not page by id (sort=id asc with an fq id range): "
+                f"got id {current!r} after {previous!r}; stopping instead of looping"
+            )
+        previous = current
+
+
 async def search_datasets(client: Any, params: dict[str, Any], out: DurableOutput, *, progress: Progress) -> int:
     """Write every dataset matching ``params`` as JSON lines; returns how many.
 
@@ -207,6 +233,7 @@ async def search_datasets(client: Any, params: dict[str, Any], out: DurableOutpu
             first = False
         if not rows:
             return written
+        check_keyset_page(rows, last_id)
         out.write_records(rows)
         written += len(rows)
         progress.advance(len(rows))

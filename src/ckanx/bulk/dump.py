@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _exceptions as exc
-from .actions import keyset_fq
+from .actions import check_keyset_page, keyset_fq
 from .checkpoint import Checkpoint
 from .datapackage import DatapackageWriter
 from .engine import Outcome, Progress, RecordLog, Summary, error_reason, run_ordered
@@ -217,6 +217,7 @@ async def _keyset_walk(
                 rows = len(page)  # the server caps rows lower than 1000: page by its cap
         if not page:
             break
+        check_keyset_page(page, last_id)
         numbered = [(number + i + 1, rec) for i, rec in enumerate(page)]
         number += len(page)
 
