@@ -288,8 +288,12 @@ def _list(ctx: Context, data: dict[str, Any], *, is_org: bool) -> list[Any]:
         params += [f"%{q}%"] * 3
     rows = [
         models._row(r)
-        for r in ctx.conn.execute(f'SELECT * FROM "group" WHERE {" AND ".join(where)}', params).fetchall()
+        for r in ctx.conn.execute(
+            f'SELECT * FROM "group" WHERE {" AND ".join(where)} ORDER BY rowid', params
+        ).fetchall()
     ]
+    # CKAN orders on the one sort field only; ties keep table order (Postgres' physical order,
+    # insertion order here).
     reverse = direction == "desc"
     if sort_field in ("packages", "package_count"):
         counts = models.dataset_counts(ctx)
@@ -298,10 +302,8 @@ def _list(ctx: Context, data: dict[str, Any], *, is_org: bool) -> list[Any]:
         def count(g: dict[str, Any]) -> int:
             return int(counts[key].get(g["id"] if is_org else g["name"], 0))
 
-        rows.sort(key=lambda g: g["name"])
         rows.sort(key=count, reverse=reverse)
     else:
-        rows.sort(key=lambda g: g["name"], reverse=reverse)
         rows.sort(key=lambda g: g[sort_field] or "", reverse=reverse)
     rows = rows[(offset or 0) :][:limit]
     if not all_fields:
