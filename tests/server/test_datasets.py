@@ -549,3 +549,38 @@ def test_delete_leaves_groups(api: Api, org: dict[str, Any]) -> None:
     ok(api("package_delete", {"id": pkg["id"]}))
     assert ok(api("package_show", {"id": pkg["id"]}))["groups"] == []
     assert ok(api("member_list", {"id": "dg", "object_type": "package"})) == []
+
+
+def test_activity_labels_and_visibility(
+    api: Api, make_user: Callable[..., Any], make_org: Callable[..., dict[str, Any]]
+) -> None:
+    editor, editor_token = make_user("act-ed")
+    _, outsider_token = make_user("act-out")
+    team = make_org("act-team", users=[("act-ed", "editor")])
+    pkg = ok(api("package_create", {"name": "act-p", "owner_org": team["id"]}, token=editor_token))
+    ok(api("package_patch", {"id": pkg["id"], "private": True}, token=editor_token))
+    ok(api("package_delete", {"id": pkg["id"]}, token=editor_token))
+    ok(api("package_patch", {"id": pkg["id"], "notes": "after"}))
+    acts = ok(api("package_activity_list", {"id": pkg["id"]}))
+    # CKAN 2.11 records every write to a deleted dataset as "deleted package"
+    assert [a["activity_type"] for a in acts] == [
+        "deleted package", "deleted package", "changed package", "new package",
+    ]  # fmt: skip
+    assert list(acts[0]) == [
+        "id", "timestamp", "user_id", "object_id", "activity_type", "data", "permission_labels",
+    ]  # fmt: skip
+    assert [a["permission_labels"] for a in acts] == [
+        [f"member-{team['id']}"], [f"member-{team['id']}"], [f"member-{team['id']}"], ["public"],
+    ]  # fmt: skip
+    assert list(acts[-1]["data"]) == ["package", "actor"] and acts[-1]["data"]["actor"] == "act-ed"
+    assert acts[-1]["user_id"] == editor["id"]
+    # a member of the organization sees all of them
+    assert len(ok(api("package_activity_list", {"id": pkg["id"]}, token=editor_token))) == 4
+    # package_owner_org_update is for sysadmins only
+    err = error(
+        api("package_owner_org_update", {"id": pkg["id"], "organization_id": team["id"]}, token=editor_token), 403
+    )
+    assert err["message"] == "Access denied"
+    assert (
+        error(api("package_owner_org_update", {"id": "nope"}, token=outsider_token), 403)["message"] == "Access denied"
+    )

@@ -95,14 +95,29 @@ def unindex(ctx: Context, package_id: str) -> None:
 
 
 def record_activity(ctx: Context, pkg: dict[str, Any], activity_type: str) -> None:
-    """The activity plugin's entry for a dataset write."""
+    """The activity plugin's entry for a dataset write (any write to a deleted dataset is a
+    "deleted package" activity, as CKAN 2.11 records it)."""
+    if pkg.get("state") == "deleted":
+        activity_type = "deleted package"
     models.add_activity(
         ctx.conn,
         timestamp=now_iso(),
         user_id=ctx.user_id,
+        actor=ctx.user["name"] if ctx.user else None,
         package=pkg,
         activity_type=activity_type,
     )
+
+
+def viewer_labels(ctx: Context) -> list[str] | None:
+    """CKAN's permission labels of the caller (None: sees everything, i.e. sysadmins)."""
+    if ctx.ignore_auth or ctx.is_sysadmin:
+        return None
+    if ctx.user is None:
+        return ["public"]
+    labels = ["public", f"creator-{ctx.user_id}"]
+    labels.extend(f"member-{org_id}" for org_id in authz_module().user_org_ids(ctx, "read"))
+    return labels
 
 
 def write_package(ctx: Context, data: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -408,18 +423,8 @@ def package_activity_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, 
     exclude = data.get("exclude_activity_types") or []
     if isinstance(exclude, str):
         exclude = [exclude]
-    rows = models.activities(ctx.conn, pkg["id"], limit, offset, exclude)
-    return [
-        {
-            "id": r["id"],
-            "timestamp": r["timestamp"],
-            "user_id": r["user_id"],
-            "object_id": r["object_id"],
-            "activity_type": r["activity_type"],
-            "data": json.loads(r["data"]),
-        }
-        for r in rows
-    ]
+    rows = models.activities(ctx.conn, pkg["id"], limit, offset, exclude, viewer_labels(ctx))
+    return [_activity_dict(r) for r in rows]
 
 
 # ---------------------------------------------------------------- tags and vocabularies
@@ -714,18 +719,20 @@ def tag_delete(ctx: Context, data: dict[str, Any]) -> None:
 
 @action("package_owner_org_update")
 def package_owner_org_update(ctx: Context, data: dict[str, Any]) -> None:
-    """Move a dataset to another organization (no activity, as on CKAN)."""
+    """Move a dataset to another organization (sysadmins only; no activity, as on CKAN)."""
+    if not (ctx.ignore_auth or ctx.is_sysadmin):
+        raise errors.NotAuthorized("Access denied")
     pkg = load_package(ctx, data.get("id"), "Not found: Package was not found.")
     org_ref = data.get("organization_id")
-    from .packages import org_embed
+    org_id = None
+    if org_ref not in (None, ""):
+        from .packages import org_embed
 
-    org = org_embed(ctx, str(org_ref)) if org_ref not in (None, "") else None
-    if org is None:
-        raise errors.NotFound("Not found: Organization was not found.")
-    check_edit(ctx, pkg)
-    if not (ctx.ignore_auth or ctx.is_sysadmin) and not authz_module().has_permission(ctx, org["id"], "create_dataset"):
-        raise not_authorized(ctx, f"add dataset to organization {org['name']}")
-    models.set_owner_org(ctx.conn, pkg["id"], org["id"])
+        org = org_embed(ctx, str(org_ref))
+        if org is None:
+            raise errors.NotFound("Not found: Organization was not found.")
+        org_id = org["id"]
+    models.set_owner_org(ctx.conn, pkg["id"], org_id)
     fresh = models.package_dict(ctx.conn, pkg["id"])
     assert fresh is not None
     reindex(ctx, fresh)
@@ -739,6 +746,7 @@ def _activity_dict(row: Any) -> dict[str, Any]:
         "object_id": row["object_id"],
         "activity_type": row["activity_type"],
         "data": json.loads(row["data"]),
+        "permission_labels": json.loads(row["permission_labels"]),
     }
 
 

@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS package_activity (
     user_id TEXT,
     object_id TEXT NOT NULL,
     activity_type TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    permission_labels TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS package_activity_object_idx ON package_activity(object_id, timestamp);
 """
@@ -692,7 +693,7 @@ def delete_tag(conn: sqlite3.Connection, tag_id: str) -> None:
     conn.execute("DELETE FROM tag WHERE id = ?", (tag_id,))
 
 
-def set_owner_org(conn: sqlite3.Connection, package_id: str, org_id: str) -> None:
+def set_owner_org(conn: sqlite3.Connection, package_id: str, org_id: str | None) -> None:
     conn.execute("UPDATE package SET owner_org = ? WHERE id = ?", (org_id, package_id))
 
 
@@ -711,27 +712,50 @@ def package_ids_with_tag(conn: sqlite3.Connection, tag_id: str, any_state: bool 
 # ---------------------------------------------------------------- activity
 
 
+def dataset_labels(package: dict[str, Any]) -> list[str]:
+    """CKAN's default permission labels of a dataset: who may see it (and its activities)."""
+    if package.get("state") == "active" and not package.get("private"):
+        return ["public"]
+    if package.get("owner_org"):
+        return [f"member-{package['owner_org']}"]
+    return [f"creator-{package.get('creator_user_id')}"]
+
+
 def add_activity(
     conn: sqlite3.Connection,
     *,
     timestamp: str,
     user_id: str | None,
+    actor: str | None,
     package: dict[str, Any],
     activity_type: str,
 ) -> None:
-    """Record one activity of a dataset (the activity plugin's ``data`` holds the package dict)."""
+    """Record one activity of a dataset (the activity plugin's ``data``: the package dict and the
+    acting user's name; ``permission_labels`` decide who may list it)."""
     conn.execute(
-        "INSERT INTO package_activity (id, timestamp, user_id, object_id, activity_type, data) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO package_activity (id, timestamp, user_id, object_id, activity_type, data, "
+        "permission_labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             new_id(),
             timestamp,
             user_id,
             package["id"],
             activity_type,
-            json.dumps({"package": package}),
+            json.dumps({"package": package, "actor": actor}),
+            json.dumps(dataset_labels(package)),
         ),
     )
+
+
+def _upgrade_activity_table(server: Any) -> None:
+    """Catalogs written before activities had permission labels get the column."""
+    conn = server.db.conn
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(package_activity)")}
+    if "permission_labels" not in columns:
+        conn.execute("ALTER TABLE package_activity ADD COLUMN permission_labels TEXT NOT NULL DEFAULT '[]'")
+
+
+hooks.STARTUP.append(_upgrade_activity_table)
 
 
 def activities(
@@ -740,10 +764,16 @@ def activities(
     limit: int,
     offset: int,
     exclude_types: Iterable[str] = (),
+    labels: list[str] | None = None,
 ) -> list[sqlite3.Row]:
+    """A dataset's activities, newest first; with ``labels``, only those the viewer may see."""
     excluded = list(exclude_types)
     sql = "SELECT * FROM package_activity WHERE object_id = ?"
     params: list[Any] = [package_id]
+    if labels is not None:
+        marks = ",".join("?" * len(labels))
+        sql += f" AND EXISTS (SELECT 1 FROM json_each(permission_labels) WHERE value IN ({marks}))"
+        params.extend(labels)
     if excluded:
         sql += f" AND activity_type NOT IN ({','.join('?' * len(excluded))})"
         params.extend(excluded)
