@@ -459,8 +459,8 @@ def datastore_upsert(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     ds = store(ctx)
     if ds.table(rid) is None:
         raise NotFound(f'Not found: Resource "{rid}" was not found.')
-    if records is not None and not isinstance(records, list):
-        raise errors.InternalError()  # CKAN iterates the value and fails the same way
+    if isinstance(records, dict):
+        raise errors.InternalError()  # CKAN iterates the dict's keys and fails the same way
     written = ds.upsert(
         rid, records if records is not None else [], method, bool(echo.get("dry_run")), return_rows=include_records
     )
@@ -1068,7 +1068,11 @@ def datastore_search_sql(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         if ctype is None:
             sample = next((r[i] for r in rows if r[i] is not None), None)
             if isinstance(sample, int):
-                fn = re.match(r"(?i)\s*(count|sum)\s*\(", description[i][0])
+                # count() and sum() of integers are bigint in PostgreSQL, also under an alias
+                alias = re.escape(name)
+                fn = re.match(r"(?i)\s*(count|sum)\s*\(", description[i][0]) or re.search(
+                    rf'(?i)\b(count|sum)\s*\([^)]*\)\s+(as\s+)?"?{alias}"?(\s|,|$)', body
+                )
                 ctype = "int8" if fn else "int4"
             else:
                 ctype = "float8" if isinstance(sample, float) else "text"
