@@ -2,8 +2,9 @@
 
 Every family calls these; none of them looks at HTTP. Two kinds of function:
 
-- ``can_*`` / ``has_permission`` / ``org_capacity`` / ``user_org_ids`` answer a question and never
-  raise (``ctx.ignore_auth`` makes every ``can_*`` answer ``True``, as CKAN's ``ignore_auth``).
+- ``can_*`` / ``has_permission`` / ``org_capacity`` / ``user_org_ids`` / ``*_labels`` answer a
+  question (``ctx.ignore_auth`` makes every ``can_*`` answer ``True``, as CKAN's ``ignore_auth``);
+  only :func:`can_manage_groups` raises, ``NotFound`` for an unknown group, as CKAN does.
 - ``check_*`` raise :class:`~ckanx.server.errors.NotAuthorized` (and
   :func:`deny` builds one) with CKAN's exact message, already prefixed with ``"Access denied: "``
   as the API shows it.
