@@ -129,9 +129,7 @@ class RunningServer:
         )
         self._uvicorn = uvicorn.Server(config)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"ckanx-server-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"ckanx-server-{self.port}", daemon=True)
         self._stopped = False
 
     @property
@@ -150,9 +148,7 @@ class RunningServer:
         or living in a chosen ``data_dir`` is never wiped. The sysadmin token changes.
         """
         if not self._owns_server or self._site_options.get("data_dir") is not None:
-            raise RuntimeError(
-                "reset() only replaces a site the runner created in a temporary directory"
-            )
+            raise RuntimeError("reset() only replaces a site the runner created in a temporary directory")
         old = self.server
         options = {k: v for k, v in self._site_options.items() if k != "data_dir"}
         self.server = EmbeddedCKAN(None, site_url=self.url, **options)
@@ -251,9 +247,7 @@ def start_server(
     try:
         owns = server is None
         if server is None:
-            server = EmbeddedCKAN(
-                data_dir, ckan_version=ckan_version, site_url=url, **server_kwargs
-            )
+            server = EmbeddedCKAN(data_dir, ckan_version=ckan_version, site_url=url, **server_kwargs)
         else:
             server.site_url = url
     except BaseException:

@@ -60,9 +60,7 @@ _SERVER_KEYS = frozenset(
         "tracking_summary",
     }
 )
-_RESOURCE_SERVER_KEYS = frozenset(
-    {"package_id", "position", "metadata_modified", "revision_id", "tracking_summary"}
-)
+_RESOURCE_SERVER_KEYS = frozenset({"package_id", "position", "metadata_modified", "revision_id", "tracking_summary"})
 # What CKAN's organization_create / group_create accept from a dumped dict.
 _GROUP_KEYS = ("id", "name", "title", "description", "image_url")
 
@@ -176,9 +174,7 @@ def owner_org_name(dataset: Mapping[str, Any]) -> str | None:
     return None
 
 
-def prepare_dataset(
-    dataset: Mapping[str, Any], *, default_owner_org: str | None = None
-) -> dict[str, Any] | None:
+def prepare_dataset(dataset: Mapping[str, Any], *, default_owner_org: str | None = None) -> dict[str, Any] | None:
     """A ``package_create`` payload for a dumped dataset, or ``None`` when it has no
     organization and no ``default_owner_org`` was given."""
     owner = owner_org_name(dataset) or default_owner_org
@@ -186,9 +182,7 @@ def prepare_dataset(
         return None
     out = {k: v for k, v in dataset.items() if k not in _SERVER_KEYS}
     out["owner_org"] = owner
-    out["groups"] = [
-        {"name": g["name"]} for g in dataset.get("groups") or () if isinstance(g, Mapping)
-    ]
+    out["groups"] = [{"name": g["name"]} for g in dataset.get("groups") or () if isinstance(g, Mapping)]
     out["tags"] = [
         {"name": t["name"]}
         for t in dataset.get("tags") or ()
@@ -258,9 +252,7 @@ def seed(
     call = _Caller(server)
 
     organizations = collect_organizations(datasets)
-    used_default = default_owner_org is not None and any(
-        owner_org_name(ds) is None for ds in datasets
-    )
+    used_default = default_owner_org is not None and any(owner_org_name(ds) is None for ds in datasets)
     if used_default and default_owner_org not in {o["name"] for o in organizations}:
         organizations.append({"name": default_owner_org})
     for kind, payloads in (

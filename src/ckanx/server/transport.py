@@ -214,9 +214,7 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="ckanx-embedded-transport", daemon=True
-        )
+        self.thread = threading.Thread(target=self.loop.run_forever, name="ckanx-embedded-transport", daemon=True)
         self.thread.start()
 
     def run(self, coro: Any) -> Any:
