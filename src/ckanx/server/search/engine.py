@@ -689,7 +689,9 @@ class _Evaluator:
         if isinstance(node, BoolQuery):
             return self._bool(node)
         if node.field is None:
-            fields = self.opts.qf if self.opts.qf else [(self.opts.df, 1.0)]
+            fields = [(self.opts.df, 1.0)]
+            if self.opts.qf and self.opts.defType != "lucene":  # qf is dismax's; lucene uses df
+                fields = self.opts.qf
             out: int | None = None
             for name, boost in fields:
                 bits = self._leaf(node, name)
