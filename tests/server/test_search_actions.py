@@ -290,3 +290,14 @@ def test_fl_needing_documents_is_not_answered_from_columns(server: Any) -> None:
     # notes and extras are text fields, owner_org is a non-stored dynamic field
     for fl in (["notes"], ["extras_source"], ["validated_data_dict"], ["name,*"], ["text"], ["owner_org"]):
         assert search_actions._fl_from_index(index, [], fl) is None
+
+
+def test_startup_rebuilds_the_index_from_the_database(site: dict[str, Any], server: Any) -> None:
+    from ckanx.server.core import EmbeddedCKAN
+
+    with EmbeddedCKAN(server.data_dir) as reopened:
+        index = indexing.get_index(reopened)
+        assert len(index) == len(site["datasets"])
+        found = index.search("*:*", ["+capacity:public +state:active"], sort="name asc")
+        by_id = {d["id"]: n for n, d in site["datasets"].items()}
+        assert [by_id[i] for i in found.ids] == ["ws-lake", "ws-river", "ws-roads"]
