@@ -141,7 +141,16 @@ def test_dump_parameters(http: httpx.Client, table: str, ckan_version: str) -> N
     with_rank = get("q=hello")
     assert with_rank.startswith("_id,code,n,num,b,ts,jj,arr,desc,f,d,t,rank\r\n1,a,")
     assert with_rank.endswith(",0.057308756\n")
-    assert get("format=json&limit=0") == "\n]}\n"  # CKAN writes the header with the first record
+    # CKAN writes the header with the first page, and limit=0 fetches none
+    assert get("format=json&limit=0") == "\n]}\n"
+    assert get("format=xml&limit=0&bom=true") == "</data>\n"
+    assert get("limit=0") == ""
+    # ... while a page with no rows still gets the header
+    assert get('filters={"code":"zzz"}') == lines[0] + "\n"
+    assert get('format=xml&filters={"code":"zzz"}') == (
+        '<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n</data>\n'
+    )
+    assert get('format=json&filters={"code":"zzz"}').endswith('"records": [\n]}\n')
     xml = get("format=xml&fields=code,jj,arr")
     assert xml.startswith('<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n<row><code>a</code>')
 

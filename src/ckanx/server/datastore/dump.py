@@ -139,7 +139,7 @@ async def dump_endpoint(server: EmbeddedCKAN, request: Request) -> Response:
     body = formats.dump_chunks(
         select.columns,
         fields_json,
-        _rows(server, sql, args),
+        None if params.get("limit") == 0 else _rows(server, sql, args),
         fmt,
         params["bom"],
         millis=server.ckan_version == "2.12",

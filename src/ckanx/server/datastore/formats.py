@@ -131,15 +131,21 @@ def xml_row(names: Sequence[str], values: Sequence[Any]) -> bytes:
 def dump_chunks(
     columns: Sequence[Column],
     fields_json: list[dict[str, Any]],
-    rows: Iterator[Sequence[Any]],
+    rows: Iterator[Sequence[Any]] | None,
     fmt: str,
     bom: bool,
     millis: bool = False,
     batch: int = 1000,
 ) -> Iterator[bytes]:
-    """The bytes of ``/datastore/dump`` for rows from a cursor, in batches (constant memory)."""
+    """The bytes of ``/datastore/dump`` for rows from a cursor, in batches (constant memory).
+
+    ``rows=None`` is CKAN's ``limit=0``: no page is ever fetched, and CKAN only writes the
+    header (and BOM) along with the first page, so just the closing text (if any) is sent.
+    """
     names = [c.name for c in columns]
     if fmt in ("csv", "tsv"):
+        if rows is None:
+            return
         delimiter = "\t" if fmt == "tsv" else ","
         yield ((BOM if bom else "") + header_line(names, fmt)).encode("utf-8")
         converters = [_copy_converter(c, delimiter, millis) for c in columns]
@@ -154,35 +160,31 @@ def dump_chunks(
             yield "".join(parts).encode("utf-8")
         return
     if fmt == "json":
-        # CKAN writes the header together with the first records, so an empty result is
-        # only the closing bracket
-        head = (BOM if bom else "") + '{{\n  "fields": {},\n  "records": ['.format(
-            json.dumps(fields_json, ensure_ascii=False, separators=(",", ":"))
-        )
-        first = True
-        parts = []
-        for row in rows:
-            parts.append(
-                ("\n    " if first else ",\n    ")
-                + json.dumps(decode_row(columns, row, millis), ensure_ascii=False, separators=(",", ":"))
-            )
-            if first:
-                parts.insert(0, head)
+        if rows is not None:
+            fields_text = json.dumps(fields_json, ensure_ascii=False, separators=(",", ":"))
+            parts = [(BOM if bom else "") + '{\n  "fields": ' + fields_text + ',\n  "records": [']
+            first = True
+            for row in rows:
+                record = json.dumps(decode_row(columns, row, millis), ensure_ascii=False, separators=(",", ":"))
+                parts.append(("\n    " if first else ",\n    ") + record)
                 first = False
-            if len(parts) >= batch:
+                if len(parts) >= batch:
+                    yield "".join(parts).encode("utf-8")
+                    parts = []
+            if parts:
                 yield "".join(parts).encode("utf-8")
-                parts = []
-        if parts:
-            yield "".join(parts).encode("utf-8")
         yield b"\n]}\n"
         return
     # xml
-    out = (b"\xef\xbb\xbf" if bom else b"") + b'<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-    chunk = [out]
-    for row in rows:
-        chunk.append(xml_row(names, decode_row(columns, row, millis)))
-        if len(chunk) >= batch:
-            yield b"".join(chunk)
-            chunk = []
+    chunk: list[bytes] = []
+    if rows is not None:
+        chunk.append(
+            (b"\xef\xbb\xbf" if bom else b"") + b'<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        )
+        for row in rows:
+            chunk.append(xml_row(names, decode_row(columns, row, millis)))
+            if len(chunk) >= batch:
+                yield b"".join(chunk)
+                chunk = []
     chunk.append(b"</data>\n")
     yield b"".join(chunk)
