@@ -129,3 +129,29 @@ def test_factory_seed_and_default_owner_org(ckan_server_factory) -> None:  # typ
     assert sorted(srv.client.action.package_list()) == ["plugin-ds", "plugin-orphan"]
     orphan = srv.client.action.package_show(id="plugin-orphan")
     assert orphan["organization"]["name"] == "fallback"
+
+
+def test_marker_configures_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        SEED = [{"name": "m-ds", "title": "T", "organization": {"name": "m-org"}}]
+
+        @pytest.mark.ckan_server(ckan_version="2.12", seed=SEED)
+        def test_marked(ckan_server):
+            assert ckan_server.client.action.status_show()["ckan_version"] == "2.12.0"
+            assert ckan_server.client.action.package_list() == ["m-ds"]
+
+        def test_unmarked(ckan_server):
+            assert ckan_server.client.action.status_show()["ckan_version"] == "2.11.6"
+            assert ckan_server.client.action.package_list() == []
+
+        @pytest.mark.ckan_server("2.12")
+        def test_positional(ckan_server):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*keyword arguments only*"])
