@@ -280,3 +280,27 @@ def test_download_headers(api: Api, pkg: dict[str, Any], server: Any) -> None:
     # the file name in the URL is only a label: CKAN serves the resource's file under any name
     other = get(server, res["url"].replace("data.csv", "other.csv"))
     assert other.content == CSV and other.headers["content-disposition"] == "inline; filename=other.csv"
+
+
+def test_replace_keeps_most_columns_and_nulls_are_ignored(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    res = ok(
+        api(
+            "resource_create",
+            {"package_id": pkg["id"], "url": "http://x/a.csv", "name": "n", "description": "d", "format": "CSV",
+             "hash": "h", "mimetype_inner": "mi", "resource_type": "rt", "cache_url": "cu", "size": 5},
+        )
+    )  # fmt: skip
+    upd = ok(api("resource_update", {"id": res["id"], "url": "http://x/b.json"}))
+    kept = {k: upd[k] for k in ("name", "format", "hash", "cache_url", "size")}
+    assert kept == {"name": "n", "format": "CSV", "hash": "h", "cache_url": "cu", "size": 5}
+    dropped = {k: upd[k] for k in ("description", "mimetype_inner", "resource_type")}
+    assert dropped == {"description": None, "mimetype_inner": None, "resource_type": None}
+    assert upd["mimetype"] == "application/json"  # guessed again from the new url
+    patched = ok(api("resource_patch", {"id": res["id"], "name": None, "size": None, "format": None}))
+    assert (patched["name"], patched["size"], patched["format"]) == ("n", 5, "CSV")
+    # an upload stays an upload when url_type is sent as null; its url becomes a download link
+    up = ok(api("resource_create", {"package_id": pkg["id"]}, files={"upload": ("a.csv", CSV, "text/csv")}))
+    moved = ok(api("resource_patch", {"id": up["id"], "url": "http://e/3.xml", "url_type": None}))
+    assert moved["url_type"] == "upload" and moved["url"].endswith(f"/resource/{up['id']}/download/3.xml")
+    emptied = ok(api("resource_update", {"id": up["id"], "name": "x"}))
+    assert emptied["url"].endswith("/download/___")  # CKAN's munged empty file name

@@ -165,23 +165,27 @@ def normalize_resource(
     sent without an id.
 
     ``old`` is the resource's current dict when ``raw`` names an existing resource of this
-    dataset. CKAN replaces such a resource but keeps its stored columns the new dict leaves
-    out (all but ``description`` and the free-form extras), and its ``created`` time.
+    dataset. CKAN then replaces the resource but, as its model saves only the columns present,
+    keeps the stored value of most columns the new dict leaves out or sends as null; only
+    ``description``, ``mimetype``, ``mimetype_inner``, ``resource_type`` and the free-form extras
+    are dropped (checked on CKAN 2.11.6).
     """
     errs: dict[str, Any] = {}
     res: dict[str, Any] = {}
     if old is not None:
-        res.update({k: old.get(k) for k in v.RESOURCE_CORE_KEYS if k not in ("description", "metadata_modified")})
+        res.update({k: old.get(k) for k in v.RESOURCE_CORE_KEYS if k not in _RESET_ON_REPLACE})
+        res.update({k: None for k in _RESET_ON_REPLACE})
     else:
         res.update({k: None for k in v.RESOURCE_CORE_KEYS})
         res["created"] = now
         res["datastore_active"] = False
         res["hash"] = ""
         res["url"] = ""
-    res["description"] = None
     for key, value in raw.items():
         if key in ("id", "package_id", "position", "state", "metadata_modified", "upload", "clear_upload"):
             continue
+        if old is not None and value is None and key in v.RESOURCE_CORE_KEYS and key not in _RESET_ON_REPLACE:
+            continue  # ignore_missing: a null leaves the stored column alone
         if key == "size":
             num, err = v.int_or_error(value)
             if err:
@@ -208,11 +212,15 @@ def normalize_resource(
         res["url"] = ""
     if res.get("hash") is None:
         res["hash"] = ""
-    fmt = raw["format"] if "format" in raw else old.get("format") if old is not None else None
+    fmt = raw["format"] if raw.get("format") is not None else old.get("format") if old is not None else None
     if v.is_missing_or_empty(fmt) and old is None and guess_format:
         fmt = v.guess_format(str(res.get("url") or ""))
     res["format"] = v.clean_format(str(fmt)) if fmt else ""
     return res, errs
+
+
+# Resource columns CKAN clears when a replacing resource dict leaves them out (see above).
+_RESET_ON_REPLACE = ("description", "mimetype", "mimetype_inner", "resource_type", "metadata_modified")
 
 
 def download_url(site_url: str, package_id: str, resource_id: str, filename: str) -> str:
@@ -253,7 +261,8 @@ def _resources(
         e.update(res_errs)
         res["id"] = rid
         if res.get("url_type") == "upload":
-            filename = str(res["url"]).rsplit("/", 1)[-1]
+            # CKAN serves the munged last path segment of whatever the url says
+            filename = v.munge_filename(str(res["url"]).rsplit("/", 1)[-1])
             res["url"] = download_url(ctx.site_url, package_id, rid, filename)
         if old is None or _differs(old, res):
             res["metadata_modified"] = now
