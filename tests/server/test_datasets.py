@@ -584,3 +584,10 @@ def test_activity_labels_and_visibility(
     assert (
         error(api("package_owner_org_update", {"id": "nope"}, token=outsider_token), 403)["message"] == "Access denied"
     )
+
+
+def test_update_nulls_for_private_and_owner_org_are_ignored(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "nulls", private=True, notes="x")
+    new = ok(api("package_update", {"id": pkg["id"], "private": None, "owner_org": None, "name": None, "notes": None}))
+    assert (new["private"], new["owner_org"], new["name"], new["notes"]) == (True, org["id"], "nulls", None)
+    assert ok(api("package_update", {"id": pkg["id"], "private": ""}))["private"] is False

@@ -49,7 +49,7 @@ def _owner_org(
     ctx: Context, data: dict[str, Any], existing: dict[str, Any] | None, errs: dict[str, Any]
 ) -> tuple[str | None, dict[str, Any] | None]:
     """``owner_org_validator``: (org id, embedded org) or an error in ``errs``."""
-    if existing is not None and "owner_org" not in data:
+    if existing is not None and data.get("owner_org") is None:  # ignore_missing: null = left out
         return existing["owner_org"], None
     value = data.get("owner_org")
     if value is None or value == "":
@@ -367,7 +367,10 @@ def prepare(
 
     owner_org, _organization = _owner_org(ctx, data, existing, errs)
 
-    private = v.boolean(data.get("private")) if "private" in data else bool(existing["private"]) if existing else False
+    if existing is not None and data.get("private") is None:  # ignore_missing: null = left out
+        private = bool(existing["private"])
+    else:
+        private = v.boolean(data.get("private"))
 
     state = existing["state"] if existing else "active"
     if data.get("state") not in (None, ""):
