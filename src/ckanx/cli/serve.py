@@ -190,7 +190,11 @@ def serve(
 ) -> None:
     """Run an embedded CKAN-compatible server (for development and tests).
 
-    Prints the URL and the sysadmin API token, then serves until Ctrl-C.
+    Prints the URL and the sysadmin API token, then serves until Ctrl-C (or SIGTERM).
+
+    \b
+    Exit status: 0 after a clean stop; 1 when the server cannot start (port in use, bad
+    --data-dir); 2 for bad input (unreadable --seed file, bad JSON line).
     """
     stop = threading.Event()
     # SIGTERM (e.g. from a process manager) shuts down as cleanly as Ctrl-C.
