@@ -58,7 +58,14 @@ def test_coerce_and_decode_round_trips() -> None:
     assert types.coerce("12:30", "time", "c") == "12:30:00"
     assert types.coerce("yes", "bool", "c") == 1 and types.coerce("off", "bool", "c") == 0
     assert types.coerce("{a,b}", "_text", "c") == '["a","b"]'
-    assert types.coerce(["1", 2], "_int4", "c") == "[1,2]"
+    assert types.coerce([1, None, 3], "_int4", "c") == "[1,null,3]"
+    assert types.coerce("{4,5}", "_int4", "c") == "[4,5]"
+    with pytest.raises(types.CoercionError, match=r"is of type integer\[\] but expression is of type text\[\]"):
+        types.coerce(["x"], "_int4", "c")
+    assert types.coerce("01:02:03.25", "time", "c") == "01:02:03.25"
+    assert types.coerce("-0.000", "numeric", "c") == "0.000"
+    assert types.coerce("NaN", "float8", "c") == "NaN" and types.decode("NaN", "float8") == "NaN"
+    assert types.decode(float("inf"), "float8") == "Infinity"
     assert types.coerce({"x": [1, 2]}, "json", "c") == '{"x": [1, 2]}'
     assert types.canonical_type("int") == "int4" and types.canonical_type("_int") == "_int4"
     assert types.canonical_type("nosuch") is None

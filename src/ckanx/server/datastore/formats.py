@@ -57,7 +57,7 @@ def _copy_converter(column: Column, delimiter: str, millis: bool) -> Callable[[A
     if ctype in ("int", "int2", "int4", "int8"):
         return lambda v: "" if v is None else str(v)
     if ctype in types.FLOAT_TYPES:
-        return lambda v: "" if v is None else types.pg_float_text(v)
+        return lambda v: "" if v is None else ("NaN" if isinstance(v, str) else types.pg_float_text(v))
     if ctype == "text":
         return lambda v: "" if v is None else quote_text(v)
     return lambda v: copy_field(types.copy_text(v, ctype, millis), delimiter)

@@ -199,6 +199,12 @@ def format_timestamp(value: dt.datetime) -> str:
     return text + (f".{value.microsecond:06d}" if value.microsecond else "")
 
 
+def _storable_float(value: float) -> float | str:
+    # SQLite turns a NaN REAL into NULL: keep it as the text "NaN" (sorts above every number,
+    # as PostgreSQL's NaN does)
+    return "NaN" if math.isnan(value) else value
+
+
 def coerce(value: Any, ctype: str, column: str) -> Any:
     """A JSON value -> what SQLite stores for a column of ``ctype`` (``None`` stays NULL)."""
     if value is None:
@@ -228,10 +234,10 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
         if isinstance(value, bool):
             raise CoercionError(f'column "{column}" is of type {FLOAT_TYPES[ctype]} but expression is of type boolean')
         if isinstance(value, (int, float)):
-            return float(value)
+            return _storable_float(float(value))
         if isinstance(value, str):
             try:
-                return float(value.strip())
+                return _storable_float(float(value.strip()))
             except ValueError:
                 raise CoercionError(f'invalid input syntax for type {FLOAT_TYPES[ctype]}: "{value}"') from None
         raise CoercionError(f"can't adapt type '{type(value).__name__}'")
@@ -245,6 +251,8 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
                 raise CoercionError(f'invalid input syntax for type numeric: "{value}"') from None
             if decimal.is_nan():
                 return "NaN"
+            if decimal.is_zero():
+                decimal = decimal.copy_abs()  # PostgreSQL's numeric has no negative zero
             return format(decimal, "f")
         raise CoercionError(f"can't adapt type '{type(value).__name__}'")
     if ctype == "bool":
@@ -272,10 +280,13 @@ def coerce(value: Any, ctype: str, column: str) -> Any:
                 raise CoercionError(f'invalid input syntax for type time: "{value}"')
             hour, minute, sec, frac = m.groups()
             text = f"{int(hour):02d}:{int(minute):02d}:{int(sec or 0):02d}"
-            return text + (f".{frac.ljust(6, '0')}" if frac and int(frac) else "")
+            # PostgreSQL prints a time's fraction without trailing zeros
+            return text + (f".{frac.rstrip('0')}" if frac and int(frac) else "")
         try:
             stamp = parse_timestamp(value)
-        except CoercionError:
+        except CoercionError as exc:
+            if str(exc).startswith("date/time field value out of range"):
+                raise
             raise CoercionError(f'invalid input syntax for type {PG_TYPE_WORD[ctype]}: "{value}"') from None
         return stamp.date().isoformat() if ctype == "date" else format_timestamp(stamp)
     if ctype == "json":
@@ -307,12 +318,18 @@ def _parse_array_literal(text: str, ctype: str) -> list[Any]:
 
 def _coerce_array(value: Any, ctype: str, column: str) -> str:
     base = ctype[1:]
+    from_json = not isinstance(value, str)  # an array literal '{1,2}' is parsed by PostgreSQL
     if isinstance(value, str):
         value = _parse_array_literal(value, ctype)
     if not isinstance(value, list):
         raise CoercionError(
             f'column "{column}" is of type {PG_TYPE_WORD.get(base, base)}[] but expression is of '
             f"type {_python_type_word(value)}"
+        )
+    if base not in ("text", "uuid") and from_json and any(isinstance(item, str) for item in value):
+        # psycopg2 sends a list with strings as text[], which PostgreSQL will not assign
+        raise CoercionError(
+            f'column "{column}" is of type {PG_TYPE_WORD.get(base, base)}[] but expression is of type text[]'
         )
     out = []
     for item in value:
@@ -344,6 +361,12 @@ def decode(stored: Any, ctype: str, *, seconds: bool = False, millis: bool = Fal
         return bool(stored)
     if ctype == "numeric":
         return numeric_json(stored)
+    if ctype in FLOAT_TYPES:
+        # PostgreSQL's JSON has NaN and infinities as strings
+        if isinstance(stored, str) or math.isnan(stored):
+            return "NaN"
+        if math.isinf(stored):
+            return "Infinity" if stored > 0 else "-Infinity"
     if ctype == "timestamp" and seconds:
         return search_timestamp(stored, millis)
     return stored
@@ -398,7 +421,7 @@ def copy_text(stored: Any, ctype: str, millis: bool = False) -> str | None:
     if ctype == "bool":
         return "t" if stored else "f"
     if ctype in FLOAT_TYPES:
-        return pg_float_text(stored)
+        return "NaN" if isinstance(stored, str) else pg_float_text(stored)
     if ctype == "timestamp":
         return search_timestamp(stored, millis)
     return str(stored)
