@@ -480,8 +480,9 @@ def tag_show(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         raise errors.NotFound("Not found")
     out = _tag_dict(row)
     if v.boolean(data.get("include_datasets")):
+        # CKAN asks its search index for "+capacity:public" datasets (at most 1000), whoever asks
         pkgs = models.package_dicts(ctx.conn, models.package_ids_with_tag(ctx.conn, row["id"]))
-        out["packages"] = [p for p in pkgs if can_read(ctx, p)]
+        out["packages"] = [p for p in pkgs if not p["private"]][:1000]
     return out
 
 
