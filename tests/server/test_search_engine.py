@@ -269,3 +269,24 @@ def test_solr_document_shape(pkgs: list[dict[str, Any]]) -> None:
     assert doc["permission_labels"] == (
         ["public"] if p["state"] == "active" and not p.get("private") else [f"member-{p['owner_org']}"]
     )
+
+
+def test_phrase_prefilter_loads_few_documents(pkgs: list[dict[str, Any]]) -> None:
+    """Phrase candidates are confirmed on documents; the pair signatures keep those loads few."""
+    ix = SearchIndex()
+    ix.add_many(solr_document(p) for p in pkgs)
+    by_id = {p["id"]: p for p in pkgs}
+    loaded: list[str] = []
+
+    def fetch(ids: list[str]) -> dict[str, dict[str, Any]]:
+        loaded.extend(ids)
+        return {i: solr_document(by_id[i]) for i in ids}
+
+    # "swiss" and "data" appear together in ~70 notes but side by side in very few
+    got = set(ix.search('notes:"swiss data"', fetch_docs=fetch, rows=1000).ids)
+    both = {p["id"] for p in pkgs if {"swiss", "data"} <= _words(p.get("notes"))}
+    adjacent = {p["id"] for p in pkgs if re.search(r"\bswiss\W+data\b", (p.get("notes") or "").lower())}
+    assert adjacent and adjacent <= got <= both
+    # without the signatures every co-occurrence would be loaded; with them only documents with the
+    # pair somewhere in their text (any field) or a signature collision
+    assert len(loaded) <= len(both) // 4

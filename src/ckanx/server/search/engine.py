@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any
 
 from . import lucene
@@ -138,6 +138,18 @@ def union(postings: Iterable[int | array[int]], nbits: int) -> int:
     return out
 
 
+_SIG_MASK = 2047  # 2048-bit signatures: ~300 bytes per document
+
+
+def pair_signature(toks: list[str]) -> int:
+    """Bloom bits (two per pair) of the adjacent token pairs of one analysed value."""
+    bits = 0
+    for a, b in pairwise(toks):
+        h = hash((a, b))  # process-local, like the index itself
+        bits |= (1 << (h & _SIG_MASK)) | (1 << ((h >> 16) & _SIG_MASK))
+    return bits
+
+
 def canonical_date(value: object) -> str | None:
     """A date as Solr stores it (millisecond precision), in a sortable string form."""
     if isinstance(value, dt.datetime):
@@ -224,6 +236,9 @@ class SearchIndex:
         self._orders: dict[tuple[tuple[str, bool], ...], tuple[int, list[int]]] = {}
         self._costs: dict[str, tuple[int, float]] = {}
         self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # per slot: a Bloom signature of the adjacent token pairs of its text values (phrase prefilter)
+        self.sigs: list[int] = []
+        self._sig_acc = 0
         self._wild: dict[tuple[str, str], tuple[int, int]] = {}
 
     # ------------------------------------------------------------------ writing
@@ -263,6 +278,7 @@ class SearchIndex:
                 values.setdefault(dest, []).extend(vals)
         postings = self.postings
         cache: dict[tuple[str, str], list[str]] = {}
+        self._sig_acc = 0
         bulk = self._bulk
         threshold = self._dense_threshold()
         nbits = self.nbits
@@ -317,6 +333,10 @@ class SearchIndex:
                     col = self.columns[name] = []
                 col.extend([None] * (slot + 1 - len(col)))
                 col[slot] = self._column_value(kind, vals[0])
+        if self._sig_acc:
+            sigs = self.sigs
+            sigs.extend([0] * (slot + 1 - len(sigs)))
+            sigs[slot] = self._sig_acc
 
     def _post(self, plist: dict[str, int | array[int]], term: str, slot: int) -> None:
         p = plist.get(term)
@@ -362,8 +382,7 @@ class SearchIndex:
             return parse_number(value)
         return to_text(value)
 
-    @staticmethod
-    def _terms(kind: str, vals: list[Any], cache: dict[tuple[str, str], list[str]]) -> list[str]:
+    def _terms(self, kind: str, vals: list[Any], cache: dict[tuple[str, str], list[str]]) -> list[str]:
         if kind in TEXT_KINDS:
             out: list[str] = []
             for v in vals:
@@ -372,6 +391,7 @@ class SearchIndex:
                 if got is None:
                     toks, extras = analyze_text(kind, text, True)
                     got = cache[(kind, text)] = toks + extras
+                    self._sig_acc |= pair_signature(toks)
                 out.extend(got)
             return list(dict.fromkeys(out))
         if kind == "text_ngram":
@@ -853,6 +873,11 @@ class _Evaluator:
         if not candidates:
             return joined
         slots = bits_to_slots(candidates & ~joined, self.ix.nbits)
+        # only documents whose pair signature has every adjacent query pair can hold the phrase:
+        # this keeps the document loads to the (few) likely matches
+        mask = pair_signature(toks)
+        sigs = self.ix.sigs
+        slots = [s for s in slots if s < len(sigs) and sigs[s] & mask == mask]
         docs = self.ix._docs_for(slots, self.fetch_docs)
         hits: list[int] = []
         n = len(toks)
