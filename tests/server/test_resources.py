@@ -304,3 +304,21 @@ def test_replace_keeps_most_columns_and_nulls_are_ignored(api: Api, pkg: dict[st
     assert moved["url_type"] == "upload" and moved["url"].endswith(f"/resource/{up['id']}/download/3.xml")
     emptied = ok(api("resource_update", {"id": up["id"], "name": "x"}))
     assert emptied["url"].endswith("/download/___")  # CKAN's munged empty file name
+
+
+def test_delete_drops_datastore_table(api: Api, pkg: dict[str, Any], server: Any) -> None:
+    from ckanx.server.datastore import models as ds_models
+
+    created = ok(
+        api(
+            "datastore_create",
+            {"resource": {"package_id": pkg["id"], "name": "table"}, "fields": [{"id": "a", "type": "int"}],
+             "records": [{"a": 1}]},
+        )
+    )  # fmt: skip
+    rid = created["resource_id"]
+    assert ok(api("resource_show", {"id": rid}))["datastore_active"] is True
+    assert ds_models.get_store(server).table(rid) is not None
+    assert ok(api("resource_delete", {"id": rid})) is None
+    assert ds_models.get_store(server).table(rid) is None
+    assert error(api("datastore_search", {"resource_id": rid}), 404)["__type"] == "Not Found Error"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import re
 import uuid
@@ -278,7 +279,23 @@ def resource_delete(ctx: Context, data: dict[str, Any]) -> None:
         raise not_authorized(ctx, f"delete resource {row['id']}")
     resources = [r for r in _raw_resources(pkg) if r["id"] != row["id"]]
     write_package(ctx, {**pkg, "resources": resources}, pkg)
+    if json.loads(row["data"]).get("datastore_active") is True:
+        # the DataStore plugin drops the table of a deleted resource and clears the flag
+        models.mark_resource_field(ctx.conn, row["id"], "datastore_active", False)
+        server, rid = ctx.server, row["id"]
+        ctx.after_commit(lambda: _drop_datastore_table(server, rid))
     return None
+
+
+def _drop_datastore_table(server: EmbeddedCKAN, resource_id: str) -> None:
+    """Drop a deleted resource's DataStore table through the datastore family's model."""
+    try:
+        from ..datastore import models as ds_models
+    except ImportError:  # no DataStore in this build
+        return
+    store = ds_models.get_store(server)
+    if store.table(resource_id) is not None:
+        store.drop(resource_id)
 
 
 @action("package_resource_reorder")
