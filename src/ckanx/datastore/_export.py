@@ -1,0 +1,333 @@
+"""Reading tables out of the DataStore in constant memory, as generators of requests.
+
+* Records (``records()``, JSON lines, Parquet) come from ``datastore_search`` pages with
+  ``include_total=false``. On CKAN 2.12 (from ``status_show``) the pages are keyset pages on ``_id``
+  (a ``{"_id": {"gt": last}}`` range filter, what ``include_next_page`` returns): rows added or
+  deleted during the walk neither shift nor repeat others. CKAN 2.11 has no range filters, so pages
+  there are ``offset`` pages in ``_id`` order: rows added during the walk come at the end, but a
+  row deleted during the walk makes the next page skip one row.
+* CSV comes from ``/datastore/dump/<id>``: the server's own text for each value (``2.50`` stays
+  ``2.50``), fetched in segments of :data:`DUMP_SEGMENT_ROWS` rows (``offset``/``limit``) so that an
+  interrupted export resumes at the last complete segment.
+
+Resuming: after each page or segment the output is flushed and ``fsync``ed, then a checkpoint
+records its byte length and where to continue; on resume the file is cut back to that length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .. import _exceptions as exc
+from ..bulk.checkpoint import Checkpoint
+from ._import import _version
+from ._protocol import Call, Emit, Info, Job, Stream
+
+__all__ = ["DEFAULT_PAGE_ROWS", "DUMP_SEGMENT_ROWS", "ExportReport", "SearchOptions"]
+
+DEFAULT_PAGE_ROWS = 10_000
+MAX_PAGE_ROWS = 32_000  # CKAN's datastore_search cap
+DUMP_SEGMENT_ROWS = 50_000
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+@dataclass
+class SearchOptions:
+    """Which records: CKAN's ``datastore_search`` parameters."""
+
+    resource_id: str
+    filters: Mapping[str, Any] | None = None
+    fields: Sequence[str] | None = None
+    sort: str | None = None
+    q: str | Mapping[str, Any] | None = None
+    page_rows: int = DEFAULT_PAGE_ROWS
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote: ``rows``, ``bytes``, the ``fields`` (id, type, info) and how."""
+
+    resource_id: str
+    dest: str
+    format: str
+    rows: int = 0
+    bytes: int = 0
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    method: str = ""
+    resumed_at_rows: int = 0
+
+
+def _keyset_ok(version: tuple[int, ...], opts: SearchOptions) -> bool:
+    filters = opts.filters or {}
+    return (
+        version >= (2, 12)
+        and (opts.sort in (None, "", "_id", "_id asc"))
+        and "_id" not in filters
+        and not any(k.startswith("$") for k in filters)
+    )
+
+
+def pages_job(opts: SearchOptions, state: dict[str, Any],
+              on_page: Callable[[list[dict[str, Any]]], None] | None = None) -> Job[list[dict[str, Any]]]:
+    """Pages of records, handed to ``on_page`` (or emitted with :class:`Emit` when it is ``None``).
+
+    ``state`` (``last_id``/``offset``) is updated after each page, so a caller may save it and start
+    a new job from it. Returns the table's fields."""
+    if not 1 <= opts.page_rows <= MAX_PAGE_ROWS:
+        raise ValueError(f"page_rows must be between 1 and {MAX_PAGE_ROWS}")
+    info = yield Info()
+    keyset = _keyset_ok(_version(info), opts)
+    want_id = bool(opts.fields) and "_id" in (opts.fields or [])
+    base: dict[str, Any] = {"resource_id": opts.resource_id, "limit": opts.page_rows, "include_total": False}
+    if opts.q:
+        base["q"] = opts.q
+    if opts.fields:
+        base["fields"] = list(opts.fields) + ([] if want_id else ["_id"])
+    if keyset:
+        base["sort"] = "_id"
+    else:
+        sort = opts.sort or ""
+        # a unique tie-breaker makes offset pages deterministic
+        base["sort"] = f"{sort}, _id" if sort and "_id" not in sort else (sort or "_id")
+    fields: list[dict[str, Any]] = []
+    while True:
+        data = dict(base)
+        filters = dict(opts.filters or {})
+        if keyset and state.get("last_id") is not None:
+            filters["_id"] = {"gt": state["last_id"]}
+        elif not keyset and state.get("offset"):
+            data["offset"] = state["offset"]
+        if filters:
+            data["filters"] = filters
+        result = yield Call("datastore_search", data)
+        if not fields:
+            fields = [f for f in result.get("fields", []) if want_id or f.get("id") != "_id"]
+        records = result.get("records", [])
+        if records:
+            state["last_id"] = records[-1].get("_id")
+            state["offset"] = int(state.get("offset") or 0) + len(records)
+            if not want_id:
+                for r in records:
+                    r.pop("_id", None)
+            if on_page is None:
+                yield Emit(records)
+            else:
+                on_page(records)
+        if len(records) < opts.page_rows:
+            return fields
+
+
+# ---------------------------------------------------------------- writing files
+
+
+class _Output:
+    """An output file that can be made durable and cut back to a checkpointed length."""
+
+    def __init__(self, path: Path, resume_bytes: int | None) -> None:
+        self.path = path
+        if resume_bytes is not None:
+            self.f: IO[bytes] = open(path, "r+b")  # noqa: SIM115 - closed by close()
+            self.f.truncate(resume_bytes)
+            self.f.seek(resume_bytes)
+        else:
+            self.f = open(path, "wb")  # noqa: SIM115
+        self.size = resume_bytes or 0
+
+    def write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.size += len(data)
+
+    def sync(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def export_job(opts: SearchOptions, dest: Path, fmt: str, *, checkpoint: Path | None = None,
+               resume: bool = False, hxl: bool = False,
+               progress: Any = None) -> Job[ExportReport]:
+    """Write the records to ``dest`` as ``csv``, ``jsonl`` or ``parquet``; returns an :class:`ExportReport`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    report = ExportReport(opts.resource_id, str(dest), fmt)
+    job_id = {"command": "datastore export", "resource_id": opts.resource_id, "format": fmt,
+              "filters": dict(opts.filters or {}), "fields": list(opts.fields or []), "sort": opts.sort,
+              "q": opts.q, "hxl": hxl}
+    ckpt = Checkpoint(checkpoint, job_id) if checkpoint else None
+    state: dict[str, Any] = {}
+    if resume:
+        if ckpt is None:
+            raise ValueError("resume needs a checkpoint")
+        state = ckpt.load()
+        report.resumed_at_rows = int(state.get("rows", 0))
+    # the table's fields (and whether it exists) first: one cheap call
+    meta = yield Call("datastore_search", {"resource_id": opts.resource_id, "limit": 0, "include_total": True})
+    fields = [f for f in meta.get("fields", []) if f.get("id") != "_id"]
+    if opts.fields:
+        by_id = {f["id"]: f for f in meta.get("fields", [])}
+        fields = [by_id.get(name, {"id": name}) for name in opts.fields]
+    report.fields = fields
+    if fmt == "parquet":
+        if resume:
+            raise ValueError("a Parquet export cannot be resumed (the format has its footer at the end)")
+        return (yield from _parquet(opts, dest, report))
+    out = _Output(dest, state.get("bytes") if resume else None)
+    try:
+        if fmt == "csv":
+            yield from _csv_from_dump(opts, out, report, state, ckpt, int(meta.get("total") or 0), hxl, progress)
+        else:
+            yield from _jsonl(opts, out, report, state, ckpt, progress)
+        out.sync()
+    finally:
+        out.close()
+    report.bytes = out.size
+    if ckpt is not None:
+        ckpt.remove()
+    return report
+
+
+def _save(ckpt: Checkpoint | None, out: _Output, state: dict[str, Any]) -> None:
+    if ckpt is None:
+        return
+    out.sync()
+    state["bytes"] = out.size
+    ckpt.save(state)
+
+
+def _jsonl(opts: SearchOptions, out: _Output, report: ExportReport, state: dict[str, Any],
+           ckpt: Checkpoint | None, progress: Any) -> Job[None]:
+    report.method = "datastore_search pages"
+    page_state = state.setdefault("pages", {})
+    counter = {"rows": int(state.get("rows", 0))}
+
+    def on_page(records: list[dict[str, Any]]) -> None:
+        out.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records))
+        counter["rows"] += len(records)
+        state["rows"] = counter["rows"]
+        _save(ckpt, out, state)
+        if progress:
+            progress(counter["rows"], None)
+
+    yield from pages_job(opts, page_state, on_page)
+    rows = counter["rows"]
+    report.rows = rows
+
+
+def _csv_from_dump(opts: SearchOptions, out: _Output, report: ExportReport, state: dict[str, Any],
+                   ckpt: Checkpoint | None, total: int, hxl: bool, progress: Any) -> Job[None]:
+    report.method = "/datastore/dump"
+    rows = int(state.get("rows", 0))
+    params: dict[str, str] = {"format": "csv"}
+    names = [f["id"] for f in report.fields]
+    params["fields"] = ",".join(names)
+    if opts.filters:
+        params["filters"] = json.dumps(opts.filters)
+    if opts.q:
+        params["q"] = opts.q if isinstance(opts.q, str) else json.dumps(opts.q)
+    if opts.sort:
+        params["sort"] = opts.sort
+    first = rows == 0 and out.size == 0
+    while first or rows < total:
+        seg = dict(params, offset=str(rows), limit=str(DUMP_SEGMENT_ROWS))
+        sink = _SegmentSink(out, strip_header=not first,
+                            hxl_row=_hxl_line(report.fields) if (first and hxl) else None)
+        status = yield Stream(f"/datastore/dump/{opts.resource_id}", seg, sink)
+        if status >= 400:
+            raise exc.HTTPStatusError(f"/datastore/dump/{opts.resource_id}: HTTP {status}", status_code=status)
+        sink.finish()
+        got = min(DUMP_SEGMENT_ROWS, max(total - rows, 0))
+        rows += got
+        state["rows"] = rows
+        _save(ckpt, out, state)
+        if progress:
+            progress(rows, total)
+        first = False
+        if got == 0:
+            break
+    report.rows = rows
+
+
+def _hxl_line(fields: list[dict[str, Any]]) -> bytes | None:
+    tags = [str((f.get("info") or {}).get("hxl", "")) for f in fields]
+    if not any(tags):
+        return None
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(tags)
+    return buf.getvalue().encode()
+
+
+class _SegmentSink:
+    """Writes a dump segment, dropping its header line (all but the first) or adding the HXL row."""
+
+    def __init__(self, out: _Output, *, strip_header: bool, hxl_row: bytes | None) -> None:
+        self.out = out
+        self.strip_header = strip_header
+        self.hxl_row = hxl_row
+        self.head: bytes | None = b"" if (strip_header or hxl_row) else None
+
+    def __call__(self, chunk: bytes) -> None:
+        if self.head is None:
+            self.out.write(chunk)
+            return
+        self.head += chunk
+        end = self.head.find(b"\n")
+        if end < 0:
+            return
+        header, rest = self.head[: end + 1], self.head[end + 1 :]
+        self.head = None
+        if not self.strip_header:
+            self.out.write(header)
+        if self.hxl_row:
+            self.out.write(self.hxl_row)
+        self.out.write(rest)
+
+    def finish(self) -> None:
+        if self.head and not self.strip_header:
+            self.out.write(self.head)
+        self.head = None
+
+
+def _parquet(opts: SearchOptions, dest: Path, report: ExportReport) -> Job[ExportReport]:
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+    except ImportError:
+        raise ValueError("Parquet export needs pyarrow: pip install 'ckanx[arrow]'") from None
+    report.method = "datastore_search pages"
+    holder: dict[str, Any] = {"writer": None, "rows": 0}
+
+    def on_page(records: list[dict[str, Any]]) -> None:
+        batch = pa.Table.from_pylist(records)
+        if holder["writer"] is None:
+            holder["writer"] = pq.ParquetWriter(str(dest), batch.schema)
+        holder["writer"].write_table(batch.cast(holder["writer"].schema))
+        holder["rows"] += len(records)
+
+    try:
+        yield from pages_job(opts, {}, on_page)
+    finally:
+        if holder["writer"] is not None:
+            holder["writer"].close()
+    rows = holder["rows"]
+    report.rows = rows
+    return report

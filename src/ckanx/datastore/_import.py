@@ -1,0 +1,651 @@
+"""Importing a table into the DataStore, as a generator of requests (see :mod:`._protocol`).
+
+Steps: find the resource (or the dataset to create it in); read the source's sample (encoding,
+delimiter, header, HXL row); infer the field types; ``datastore_create`` once; then
+``datastore_upsert`` in chunks bounded by rows *and* bytes.
+
+Why a retried chunk can never duplicate rows:
+
+* with a primary key every chunk is sent with ``method=upsert``: repeating it is harmless, and the
+  client retries it by itself;
+* without one, chunks go with ``method=insert`` and a checkpoint records how many source rows are
+  committed. When the outcome of a chunk is unknown (connection lost after sending, 502/504), the
+  table's row count decides: ``baseline + committed + len(chunk)`` means it landed, ``baseline +
+  committed`` means it did not (so it is resent), anything else stops the import (another writer).
+  A resumed import uses the same count to skip exactly the rows already in the table, including a
+  chunk that landed after the last checkpoint was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import _exceptions as exc
+from ..bulk.checkpoint import Checkpoint
+from ._protocol import Call, Info, Job
+from ._source import (
+    OpenedSource,
+    SourceError,
+    field_names,
+    iter_csv_rows,
+    iter_jsonl_rows,
+    open_source,
+    sniff_layout,
+)
+from ._types import KNOWN_TYPES, ColumnGuess, ConversionError, convert, json_safe
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_CHUNK_ROWS", "ImportFailed", "ImportOptions", "ImportReport"]
+
+DEFAULT_CHUNK_ROWS = 10_000
+DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024  # under common proxies' body limits (nginx's is often set to 5-10 MB)
+DEFAULT_SAMPLE_ROWS = 20_000
+MIN_CHUNK_ROWS = 1
+MAX_RESENDS = 3
+HXL_MODES = ("info", "data", "drop")
+
+Progress = Callable[[int, "int | None"], None]
+
+
+class ImportFailed(exc.CKANAPIError):
+    """The import stopped; ``report`` says how far it got (rows committed, resource id)."""
+
+    def __init__(self, message: str, report: ImportReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class ImportOptions:
+    """What :meth:`DataStore.import_table` was asked to do (see its docstring)."""
+
+    target: str
+    source: Any
+    primary_key: Sequence[str] | None = None
+    indexes: Sequence[str] | None = None
+    fields: Mapping[str, str] | None = None
+    info: Mapping[str, Mapping[str, Any]] | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    method: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    progress: Progress | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    skip_rows: int | None = None
+    hxl: str = "info"
+    checkpoint: Path | None = None
+    resume: bool = False
+    replace: bool = False
+    append: bool = False
+    resource_name: str | None = None
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
+    http: Any = None  # an httpx.Client for URL sources
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do).
+
+    Attributes:
+        resource_id: the DataStore table (``None`` in a dry run for a resource still to be created).
+        rows: data rows read from the source; ``rows_committed``: rows this run wrote (or skipped on resume).
+        fields: the ``fields`` sent to ``datastore_create`` (id, type, info).
+        encoding, delimiter: what was detected or given; ``preamble``: lines skipped before the header.
+        renamed: ``{field id: original header}`` for headers that CKAN would refuse as written.
+        hxl: the HXL tags found under the header (``None`` if none) and ``hxl_mode`` what was done.
+        nulls_for_nan: values (NaN, infinity) sent as null because JSON cannot carry them.
+        blank_rows: rows with no value at all, skipped (counted in the last pass over the source).
+        chunks: upsert calls made; ``reconciled``: ambiguous chunks settled by counting rows.
+    """
+
+    resource_id: str | None = None
+    created_resource: bool = False
+    rows: int = 0
+    rows_committed: int = 0
+    rows_skipped_on_resume: int = 0
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)
+    method: str = "insert"
+    encoding: str | None = None
+    delimiter: str | None = None
+    preamble: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    dropped_columns: list[int] = field(default_factory=list)
+    hxl: list[str] | None = None
+    hxl_mode: str = "info"
+    nulls_for_nan: int = 0
+    blank_rows: int = 0
+    chunks: int = 0
+    reconciled: int = 0
+    dry_run: bool = False
+    server_version: str = ""
+
+    def summary(self) -> str:
+        """One line for humans."""
+        verb = "would import" if self.dry_run else "imported"
+        parts = [f"{verb} {self.rows_committed if not self.dry_run else self.rows} rows"]
+        if self.resource_id:
+            parts.append(f"into {self.resource_id}")
+        parts.append(f"({len(self.fields)} fields, {self.encoding or 'utf-8'}")
+        if self.chunks:
+            parts[-1] += f", {self.chunks} chunks"
+        parts[-1] += ")"
+        if self.rows_skipped_on_resume:
+            parts.append(f"resumed after {self.rows_skipped_on_resume} rows")
+        return " ".join(parts)
+
+
+# ---------------------------------------------------------------- rows from sources
+
+
+@dataclass
+class _Table:
+    """A source opened for rows: field ids, their source columns, and a row iterator factory."""
+
+    names: list[str]
+    rows: Callable[[], Iterator[list[Any]]]  # values in ``names`` order, strings or Python values
+    guesses: list[ColumnGuess]
+    report_extra: dict[str, Any]
+    close: Callable[[], None]
+
+
+def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
+    src = opts.source
+    frame = _frame_rows(src)
+    if frame is not None:
+        names, rows_fn = frame
+        renamed = {}
+        fixed, renamed = field_names(names, list(range(len(names))))
+        report.renamed = renamed
+        return _Table(fixed, rows_fn, [], {}, lambda: None)
+    if opts.hxl not in HXL_MODES:
+        raise ValueError(f"hxl must be one of {HXL_MODES}, got {opts.hxl!r}")
+
+    def reopen() -> OpenedSource:
+        return open_source(src, http=opts.http, headers=opts.headers)
+
+    opened = reopen()
+    rewindable = isinstance(src, (str, Path)) and not str(src).startswith(("http://", "https://"))
+    if opened.kind == "jsonl":
+        return _jsonl_table(opened, opts, report)
+    layout = sniff_layout(
+        opened.sample,
+        encoding=opts.encoding,
+        complete=opened.complete,
+        skip_rows=opts.skip_rows,
+        delimiter=opts.delimiter,
+    )
+    report.encoding, report.delimiter, report.preamble = layout.encoding, layout.delimiter, layout.preamble
+    report.hxl = layout.hxl
+    report.hxl_mode = opts.hxl if layout.hxl is not None else "info"
+    header = layout.header
+    # columns with no header and no value in the sample (trailing commas) are dropped; a value
+    # appearing in one later stops the import instead of being lost
+    sample_rows = _sample_rows(opened, layout)
+    width = max([len(header)] + [len(r) for r in sample_rows])
+    keep = [i for i in range(width) if (i < len(header) and header[i].strip()) or any(
+        i < len(r) and r[i].strip() for r in sample_rows)]
+    report.dropped_columns = [i for i in range(width) if i not in keep]
+    names, renamed = field_names(header, keep)
+    report.renamed = renamed
+    hxl_row = layout.hxl if (layout.hxl is not None and opts.hxl == "data") else None
+    extra: dict[str, Any] = {}
+    if layout.hxl is not None:
+        extra["hxl_tags"] = [layout.hxl[i].strip() if i < len(layout.hxl) else "" for i in keep]
+    state = {"opened": opened}
+
+    def rows() -> Iterator[list[Any]]:
+        current = state["opened"]
+        if current is None:
+            current = reopen()
+            state["opened"] = current
+        state["opened"] = None  # the next call reopens
+        report.blank_rows = 0
+        try:
+            if hxl_row is not None:
+                yield [hxl_row[i] if i < len(hxl_row) else "" for i in keep]
+            for n, row in enumerate(iter_csv_rows(current, layout), 1):
+                if not any(c.strip() for c in row):
+                    report.blank_rows += 1  # blank lines carry no record (spreadsheets add them at the end)
+                    continue
+                for i in report.dropped_columns:
+                    if i < len(row) and row[i].strip():
+                        raise SourceError(
+                            f"data row {n} has a value in column {i + 1}, which has no header and was "
+                            "empty in the sample: fix the file or pass skip_rows/a header"
+                        )
+                yield [row[i] if i < len(row) else "" for i in keep]
+        finally:
+            current.close()
+
+    guesses = _guess(rows() if rewindable else _buffered(state, rows, opts.sample_rows), len(names),
+                     opts.sample_rows if not rewindable else None)
+    if not rewindable:
+        buffered = state.pop("buffer")
+        rest = state.pop("rest")
+
+        def replay() -> Iterator[list[Any]]:
+            yield from buffered
+            yield from rest
+
+        return _Table(names, replay, guesses, extra, opened.close)
+
+    def close() -> None:
+        if state.get("opened") is not None:
+            state["opened"].close()
+
+    return _Table(names, rows, guesses, extra, close)
+
+
+def _sample_rows(opened: OpenedSource, layout: Any) -> list[list[str]]:
+    """Rows of the sample after the header (for column decisions), without consuming the stream."""
+    import csv
+    import io
+
+    text = opened.sample.decode(layout.encoding, errors="replace")
+    if not opened.complete:
+        text = text[: max(text.rfind("\n"), 0)]
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter))
+    start = layout.skip_rows + 1 + (1 if layout.hxl is not None else 0)
+    return rows[start:]
+
+
+def _buffered(state: dict[str, Any], rows: Callable[[], Iterator[list[Any]]], limit: int) -> Iterator[list[Any]]:
+    """Rows for inference from a one-shot source: kept in memory to be sent afterwards."""
+    it = rows()
+    buffer: list[list[Any]] = []
+    state["buffer"], state["rest"] = buffer, it
+    for row in it:
+        buffer.append(row)
+        yield row
+        if len(buffer) >= limit:
+            return
+
+
+def _guess(rows: Iterator[list[Any]], width: int, limit: int | None) -> list[ColumnGuess]:
+    guesses = [ColumnGuess() for _ in range(width)]
+    for n, row in enumerate(rows):
+        for g, v in zip(guesses, row, strict=False):
+            g.add(v)
+        if limit is not None and n + 1 >= limit:
+            break
+    return guesses
+
+
+def _jsonl_table(opened: OpenedSource, opts: ImportOptions, report: ImportReport) -> _Table:
+    """JSON lines: keys and types from the first ``sample_rows`` objects (kept to be sent), then the rest."""
+    report.encoding = "utf-8"
+    # keys: from the sample objects (first seen order); a later unknown key stops the import
+    keys: list[str] = []
+    sample_iter = iter_jsonl_rows(opened)
+    buffer: list[dict[str, Any]] = []
+    for obj in sample_iter:
+        buffer.append(obj)
+        for k in obj:
+            if k not in keys:
+                keys.append(k)
+        if len(buffer) >= opts.sample_rows:
+            break
+    names, renamed = field_names(keys, list(range(len(keys))))
+    report.renamed = renamed
+    index = {k: i for i, k in enumerate(keys)}
+
+    def as_row(n: int, obj: dict[str, Any]) -> list[Any]:
+        row: list[Any] = [None] * len(keys)
+        for k, v in obj.items():
+            i = index.get(k)
+            if i is None:
+                raise SourceError(f"record {n} has the key {k!r}, absent from the first {len(buffer)} records")
+            row[i] = v
+        return row
+
+    def rows() -> Iterator[list[Any]]:
+        n = 0
+        for obj in buffer:
+            n += 1
+            yield as_row(n, obj)
+        for obj in sample_iter:
+            n += 1
+            yield as_row(n, obj)
+
+    guesses = [ColumnGuess() for _ in keys]
+    for obj in buffer:
+        for k, v in obj.items():
+            guesses[index[k]].add(v)
+    return _Table(names, rows, guesses, {}, opened.close)
+
+
+def _frame_rows(src: Any) -> tuple[list[str], Callable[[], Iterator[list[Any]]]] | None:
+    """A pandas DataFrame or a pyarrow Table, recognised without importing either library."""
+    module = type(src).__module__
+    if module.startswith("pandas") and hasattr(src, "itertuples"):
+        names = [str(c) for c in src.columns]
+        return names, lambda: (list(t) for t in src.itertuples(index=False, name=None))
+    if module.startswith("pyarrow") and hasattr(src, "to_batches"):
+        names = [str(c) for c in src.column_names]
+
+        def rows() -> Iterator[list[Any]]:
+            for batch in src.to_batches():
+                cols = [c.to_pylist() for c in batch.columns]
+                yield from (list(r) for r in zip(*cols, strict=True))
+
+        return names, rows
+    return None
+
+
+def _frame_types(src: Any) -> dict[str, str]:
+    """DataStore types from a DataFrame's or Table's own dtypes (no guessing needed)."""
+    out: dict[str, str] = {}
+    module = type(src).__module__
+    if module.startswith("pandas"):
+        for name, dtype in src.dtypes.items():
+            kind = getattr(dtype, "kind", "O")
+            out[str(name)] = {"i": "int8", "u": "int8", "f": "numeric", "b": "bool", "M": "timestamp"}.get(kind, "")
+    elif module.startswith("pyarrow"):
+        for f in src.schema:
+            t = str(f.type)
+            out[f.name] = (
+                "int8" if t.startswith(("int", "uint")) else "numeric" if t.startswith(("float", "double", "decimal"))
+                else "bool" if t == "bool" else "timestamp" if t.startswith("timestamp") else "date" if t.startswith(
+                    "date") else ""
+            )
+    return {k: v for k, v in out.items() if v}
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _version(info: Mapping[str, Any]) -> tuple[int, ...]:
+    parts = []
+    for piece in str(info.get("ckan_version", "")).split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _job_identity(opts: ImportOptions, source_name: str) -> dict[str, Any]:
+    src = opts.source
+    ident: dict[str, Any] = {"command": "datastore import", "target": opts.target, "source": source_name}
+    if isinstance(src, (str, Path)) and not str(src).startswith(("http://", "https://")):
+        path = Path(src)
+        st = path.stat()
+        with open(path, "rb") as f:
+            head = f.read(65536)
+        ident["size"] = st.st_size
+        ident["head_sha256"] = hashlib.sha256(head).hexdigest()
+    return ident
+
+
+def _total(result: Mapping[str, Any]) -> int:
+    return int(result.get("total") or 0)
+
+
+def import_job(opts: ImportOptions) -> Job[ImportReport]:
+    """The import as a generator of requests; returns the :class:`ImportReport`."""
+    if opts.chunk_rows < MIN_CHUNK_ROWS or opts.chunk_bytes < 1024:
+        raise ValueError("chunk_rows must be >= 1 and chunk_bytes >= 1024")
+    report = ImportReport(dry_run=opts.dry_run)
+    info = yield Info()
+    version = _version(info)
+    report.server_version = str(info.get("ckan_version", ""))
+
+    # -- where to: an existing resource, or a dataset to add one to
+    resource_id: str | None = None
+    package_id: str | None = None
+    try:
+        res = yield Call("resource_show", {"id": opts.target})
+        resource_id = res["id"]
+    except (exc.NotFound, exc.ValidationError):
+        try:
+            pkg = yield Call("package_show", {"id": opts.target})
+        except exc.NotFound:
+            raise ImportFailed(f"no resource or dataset {opts.target!r} on this site") from None
+        package_id = pkg["id"]
+
+    table = _open_table(opts, report)
+    try:
+        return (yield from _run(opts, report, table, version, resource_id, package_id))
+    finally:
+        table.close()
+
+
+def _fields_for(opts: ImportOptions, table: _Table, report: ImportReport) -> list[dict[str, Any]]:
+    overrides = dict(opts.fields or {})
+    frame_types = _frame_types(opts.source) if not table.guesses else {}
+    unknown = set(overrides) - set(table.names)
+    if unknown:
+        raise ImportFailed(f"type overrides for unknown fields: {', '.join(sorted(unknown))} (fields: "
+                           f"{', '.join(table.names)})")
+    for name, ftype in overrides.items():
+        if ftype not in KNOWN_TYPES:
+            raise ImportFailed(f"unknown DataStore type {ftype!r} for {name!r}")
+    fields = []
+    for i, name in enumerate(table.names):
+        guessed = table.guesses[i].type() if table.guesses else frame_types.get(name, "text")
+        item: dict[str, Any] = {"id": name, "type": overrides.get(name, guessed)}
+        finfo: dict[str, Any] = {}
+        if name in report.renamed and report.renamed[name].strip():
+            finfo["label"] = report.renamed[name]
+        tags = table.report_extra.get("hxl_tags")
+        if tags and report.hxl_mode == "info" and tags[i]:
+            finfo["hxl"] = tags[i]
+        finfo.update((opts.info or {}).get(name, {}))
+        if finfo:
+            item["info"] = finfo
+        fields.append(item)
+    for key in list(opts.primary_key or []) + list(opts.indexes or []):
+        if key not in table.names:
+            raise ImportFailed(f"key field {key!r} is not a column of the source ({', '.join(table.names)})")
+    return fields
+
+
+def _records(table: _Table, fields: list[dict[str, Any]], report: ImportReport) -> Iterator[dict[str, Any]]:
+    """Typed records, in source order; a value that does not fit its type stops the import."""
+    names = [f["id"] for f in fields]
+    types = [f["type"] for f in fields]
+    for n, row in enumerate(table.rows(), 1):
+        record: dict[str, Any] = {}
+        for name, ftype, value in zip(names, types, row, strict=False):
+            try:
+                converted, was_nan = convert(value, ftype)
+            except ConversionError as err:
+                raise ImportFailed(
+                    f"row {n}, field {name!r}: {err} (type {ftype} was inferred from the sample: "
+                    f"override it, e.g. --type {name}=text)",
+                    report,
+                ) from None
+            if was_nan:
+                report.nulls_for_nan += 1
+            if converted is not None:
+                record[name] = converted
+        report.rows = n
+        yield record
+
+
+def _chunks(records: Iterator[dict[str, Any]], rows: int, max_bytes: int,
+            skip: int) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """Chunks bounded by rows and by encoded bytes (one oversized record is a chunk of its own)."""
+    chunk: list[dict[str, Any]] = []
+    size = 2
+    for n, record in enumerate(records):
+        if n < skip:
+            continue
+        encoded = len(json.dumps(json_safe(record), ensure_ascii=False).encode()) + 1
+        if chunk and (len(chunk) >= rows or size + encoded > max_bytes):
+            yield chunk, size
+            chunk, size = [], 2
+        chunk.append(record)
+        size += encoded
+    if chunk:
+        yield chunk, size
+
+
+def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tuple[int, ...],
+         resource_id: str | None, package_id: str | None) -> Job[ImportReport]:
+    fields = _fields_for(opts, table, report)
+    report.fields = fields
+    report.primary_key = list(opts.primary_key or [])
+    method = opts.method or ("upsert" if opts.primary_key else "insert")
+    if method not in ("insert", "upsert", "update"):
+        raise ValueError(f"method must be insert, upsert or update, got {method!r}")
+    if method != "insert" and not opts.primary_key:
+        raise ImportFailed(f"method={method} needs a primary key")
+    report.method = method
+    report.resource_id = resource_id
+
+    if opts.dry_run:
+        for _ in _records(table, fields, report):
+            pass
+        report.rows_committed = 0
+        # a dry run checks the target too: an existing table without a key would get duplicates
+        if resource_id is not None:
+            existing = yield from _existing_rows(resource_id)
+            if existing and not (opts.primary_key or opts.append or opts.replace or opts.resume):
+                raise ImportFailed(_refuse_message(resource_id, existing), report)
+        return report
+
+    checkpoint = Checkpoint(opts.checkpoint, _job_identity(opts, str(opts.source))) if opts.checkpoint else None
+    state: dict[str, Any] = {}
+    if opts.resume:
+        if checkpoint is None:
+            raise ImportFailed("resume needs a checkpoint file")
+        state = checkpoint.load()
+        resource_id = state["resource_id"]
+        report.resource_id = resource_id
+
+    if not state:
+        if resource_id is not None:
+            existing = yield from _existing_rows(resource_id)
+            if existing and opts.replace:
+                yield Call("datastore_delete", {"resource_id": resource_id, "force": opts.force})
+                existing = 0
+            if existing and not (opts.primary_key or opts.append):
+                raise ImportFailed(_refuse_message(resource_id, existing), report)
+        else:
+            existing = 0
+        create: dict[str, Any] = {"fields": fields, "force": opts.force}
+        if resource_id is not None:
+            create["resource_id"] = resource_id
+        else:
+            name = opts.resource_name or _source_name(opts.source)
+            create["resource"] = {"package_id": package_id, "name": name}
+            if name.lower().endswith((".csv", ".jsonl")):
+                create["resource"]["format"] = name.rsplit(".", 1)[1].upper()
+        if opts.primary_key:
+            create["primary_key"] = list(opts.primary_key)
+        if opts.indexes:
+            create["indexes"] = list(opts.indexes)
+        created = yield Call("datastore_create", create)
+        resource_id = created["resource_id"]
+        report.resource_id = resource_id
+        report.created_resource = package_id is not None
+        state = {"resource_id": resource_id, "baseline": existing, "committed": 0}
+        if checkpoint is not None:
+            checkpoint.save(state)
+    assert resource_id is not None
+
+    baseline = int(state["baseline"])
+    committed = int(state["committed"])
+    if opts.resume:
+        if opts.primary_key:
+            skip = committed  # upserts: resending is harmless
+        else:
+            on_server = (yield from _existing_rows(resource_id)) - baseline
+            if on_server < committed or on_server > committed + opts.chunk_rows:
+                raise ImportFailed(
+                    f"cannot resume: the table has {on_server} rows from this import but the checkpoint "
+                    f"recorded {committed} (was it changed by someone else?)",
+                    report,
+                )
+            skip = on_server
+        report.rows_skipped_on_resume = skip
+        committed = skip
+    else:
+        skip = 0
+
+    send_count = version >= (2, 9)
+    records = _records(table, fields, report)
+    chunks = _chunks(records, opts.chunk_rows, opts.chunk_bytes, skip)
+    pending = next(chunks, None)
+    if opts.progress:
+        opts.progress(committed, None)
+    while pending is not None:
+        chunk, _size = pending
+        following = next(chunks, None)
+        last = following is None
+        data: dict[str, Any] = {"resource_id": resource_id, "records": chunk, "method": method}
+        if opts.force:
+            data["force"] = True
+        if send_count and not last:
+            data["calculate_record_count"] = False
+        elif send_count and version < (2, 12):
+            data["calculate_record_count"] = True  # 2.12 counts in the background by default
+        yield from _send_chunk(data, chunk, method, resource_id, baseline, committed, report)
+        committed += len(chunk)
+        report.chunks += 1
+        if checkpoint is not None:
+            state["committed"] = committed
+            checkpoint.save(state)
+        if opts.progress:
+            opts.progress(committed, None)
+        pending = following
+    report.rows_committed = committed
+    if checkpoint is not None:
+        checkpoint.remove()
+    return report
+
+
+def _refuse_message(resource_id: str, existing: int) -> str:
+    return (f"the DataStore table {resource_id} already has {existing} rows and no primary key was given: "
+            "importing would add duplicates; use replace (delete them first), append, or a primary key")
+
+
+def _source_name(src: Any) -> str:
+    if isinstance(src, (str, Path)):
+        return str(src).rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "data"
+    return Path(str(getattr(src, "name", "") or "data")).name
+
+
+def _existing_rows(resource_id: str) -> Job[int]:
+    """Rows in the table now (0 when there is no table)."""
+    try:
+        result = yield Call("datastore_search", {"resource_id": resource_id, "limit": 0, "include_total": True})
+    except exc.NotFound:
+        return 0
+    return _total(result)
+
+
+def _send_chunk(data: dict[str, Any], chunk: list[dict[str, Any]], method: str, resource_id: str,
+                baseline: int, committed: int, report: ImportReport) -> Job[None]:
+    """Send one chunk; settle an unknown outcome of an insert by counting rows."""
+    for _attempt in range(MAX_RESENDS + 1):
+        try:
+            yield Call("datastore_upsert", data)
+            return
+        except (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError) as err:
+            if isinstance(err, exc.HTTPStatusError) and err.status_code == 413:
+                raise ImportFailed(
+                    f"the server refused a chunk of {len(chunk)} rows as too large (HTTP 413): use a "
+                    "smaller chunk_bytes", report) from err
+            if method != "insert":
+                raise  # the client already retried this idempotent call
+            on_server = (yield from _existing_rows(resource_id)) - baseline
+            report.reconciled += 1
+            if on_server == committed + len(chunk):
+                return  # the chunk landed; only its answer was lost
+            if on_server != committed:
+                raise ImportFailed(
+                    f"after an unknown outcome the table has {on_server} rows from this import, expected "
+                    f"{committed} or {committed + len(chunk)}: stopping to avoid duplicates",
+                    report,
+                ) from err
+    raise ImportFailed(f"a chunk failed {MAX_RESENDS + 1} times; resume later", report)

@@ -1,0 +1,176 @@
+"""One piece of logic, two send loops: DataStore jobs are generators of requests.
+
+An import or an export is written once, as a generator that *yields* what it needs from the server
+(:class:`Call` an action, :class:`Info` for ``status_show``, :class:`Stream` a raw GET into a sink)
+and receives the answer back (or has the client's exception thrown into it). :func:`drive` runs such
+a generator with a :class:`~ckanx.Client`, :func:`adrive` with an :class:`~ckanx.AsyncClient`; they
+are the only code that differs between the synchronous and asynchronous APIs. Generators may also
+yield :class:`Emit` to hand records to the caller (the ``records()`` iterators).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+__all__ = ["Call", "Emit", "Info", "Stream", "adrive", "aiterate", "drive", "iterate"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    """Call an action; the generator receives its result (or the exception is thrown into it)."""
+
+    action: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Info:
+    """The server's ``status_show`` (cached by the client)."""
+
+
+@dataclass
+class Stream:
+    """GET ``path`` (relative to the site) and feed the body to ``sink`` chunk by chunk.
+
+    The generator receives the HTTP status; 4xx/5xx bodies are not fed to the sink.
+    """
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    sink: Callable[[bytes], None] = lambda b: None
+
+
+@dataclass
+class Emit:
+    """Records for the caller of an iterator; the generator receives ``None``."""
+
+    records: list[dict[str, Any]]
+
+
+Job = Generator[Any, Any, T]
+
+
+def auth_headers(client: Any, url: str) -> dict[str, str]:
+    """Headers for a raw GET: the client's own, plus the token only when ``url`` is on the CKAN site."""
+    headers = dict(client.headers)
+    token = getattr(client, "_token", None)
+    if token and same_site(url, client.url):
+        headers[client.token_header] = token
+    return headers
+
+
+def same_site(url: str, base: str) -> bool:
+    """Same scheme, host and port (the rule for sending the token)."""
+    a, b = urlsplit(url), urlsplit(base)
+
+    def port(p: Any) -> int:
+        return p.port or (443 if p.scheme == "https" else 80)
+
+    return (a.scheme, (a.hostname or "").lower(), port(a)) == (b.scheme, (b.hostname or "").lower(), port(b))
+
+
+def _stream_sync(client: Any, step: Stream) -> int:
+    url = client.url + step.path
+    with client._http.stream("GET", url, params=step.params, headers=auth_headers(client, url)) as response:
+        if response.status_code >= 400:
+            response.read()
+            return int(response.status_code)
+        for chunk in response.iter_bytes():
+            step.sink(chunk)
+        return int(response.status_code)
+
+
+async def _stream_async(client: Any, step: Stream) -> int:
+    url = client.url + step.path
+    async with client._http.stream("GET", url, params=step.params, headers=auth_headers(client, url)) as response:
+        if response.status_code >= 400:
+            await response.aread()
+            return int(response.status_code)
+        async for chunk in response.aiter_bytes():
+            step.sink(chunk)
+        return int(response.status_code)
+
+
+def _step_sync(client: Any, step: Any) -> Any:
+    if isinstance(step, Call):
+        return client.call_action(step.action, step.data)
+    if isinstance(step, Info):
+        return client.server_info()
+    if isinstance(step, Stream):
+        return _stream_sync(client, step)
+    raise TypeError(f"unknown step {step!r}")
+
+
+async def _step_async(client: Any, step: Any) -> Any:
+    if isinstance(step, Call):
+        return await client.call_action(step.action, step.data)
+    if isinstance(step, Info):
+        return await client.server_info()
+    if isinstance(step, Stream):
+        return await _stream_async(client, step)
+    raise TypeError(f"unknown step {step!r}")
+
+
+def iterate(client: Any, job: Job[Any]) -> Iterator[Any]:
+    """Run ``job`` with a synchronous client, yielding what it emits; returns its return value."""
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = job.throw(error) if error is not None else job.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        reply, error = None, None
+        if isinstance(step, Emit):
+            yield step.records
+            continue
+        try:
+            reply = _step_sync(client, step)
+        except (Exception, httpx.HTTPError) as err:  # handed to the job, which decides
+            error = err
+
+
+def drive(client: Any, job: Job[T]) -> T:
+    """Run ``job`` to the end with a synchronous client and return its result."""
+    it = iterate(client, job)
+    while True:
+        try:
+            next(it)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+async def aiterate(client: Any, job: Job[Any], out: list[Any] | None = None) -> AsyncIterator[Any]:
+    """The asynchronous twin of :func:`iterate`; the job's return value is appended to ``out``."""
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = job.throw(error) if error is not None else job.send(reply)
+        except StopIteration as stop:
+            if out is not None:
+                out.append(stop.value)
+            return
+        reply, error = None, None
+        if isinstance(step, Emit):
+            yield step.records
+            continue
+        try:
+            reply = await _step_async(client, step)
+        except Exception as err:
+            error = err
+
+
+async def adrive(client: Any, job: Job[T]) -> T:
+    """Run ``job`` to the end with an asynchronous client and return its result."""
+    out: list[Any] = []
+    async for _ in aiterate(client, job, out):
+        pass
+    return out[0]  # type: ignore[no-any-return]
