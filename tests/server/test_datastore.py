@@ -990,3 +990,31 @@ def test_table_metadata_lists_tables_and_aliases(api: Api, dataset: dict[str, An
     for smuggled in ("SELECT fields FROM _ds_meta", f'SELECT * FROM "{private}"'):
         cte = {"sql": f"WITH _table_metadata AS ({smuggled}) SELECT * FROM _table_metadata"}
         assert err(api("datastore_search_sql", cte, token=None), 403)["__type"] == "Authorization Error"
+
+
+def test_create_delete_fields_reorder_and_add_primary_key(api: Api, dataset: dict[str, Any]) -> None:
+    rid = ok(
+        api(
+            "datastore_create",
+            {
+                "resource": {"package_id": dataset["id"]},
+                "fields": [{"id": "a", "type": "int"}, {"id": "b", "type": "text"}, {"id": "c", "type": "text"}],
+                "records": [{"a": 1, "b": "x", "c": "y"}],
+            },
+        )
+    )["resource_id"]
+    kept = [{"id": "a", "type": "int"}, {"id": "c", "type": "text"}]
+    result = ok(api("datastore_create", {"resource_id": rid, "force": True, "fields": kept, "delete_fields": True}))
+    assert result == {"delete_fields": True, "resource_id": rid, "fields": kept, "method": "insert"}
+    assert search(api, rid)["records"] == [{"_id": 1, "a": 1, "c": "y"}]
+    # fields named again keep their place; new ones are appended
+    more = [{"id": "c", "type": "text"}, {"id": "d", "type": "int"}]
+    ok(api("datastore_create", {"resource_id": rid, "force": True, "fields": more, "records": [{"c": "z", "d": 4}]}))
+    assert search(api, rid)["records"] == [
+        {"_id": 1, "a": 1, "c": "y", "d": None},
+        {"_id": 2, "a": None, "c": "z", "d": 4},
+    ]
+    # a primary key added later makes upsert work
+    ok(api("datastore_create", {"resource_id": rid, "force": True, "fields": [{"id": "a"}], "primary_key": "a"}))
+    ok(api("datastore_upsert", {"resource_id": rid, "method": "upsert", "records": [{"a": 1, "c": "upd"}]}))
+    assert search(api, rid)["records"][0] == {"_id": 1, "a": 1, "c": "upd", "d": None}
