@@ -591,3 +591,24 @@ def test_update_nulls_for_private_and_owner_org_are_ignored(api: Api, org: dict[
     new = ok(api("package_update", {"id": pkg["id"], "private": None, "owner_org": None, "name": None, "notes": None}))
     assert (new["private"], new["owner_org"], new["name"], new["notes"]) == (True, org["id"], "nulls", None)
     assert ok(api("package_update", {"id": pkg["id"], "private": ""}))["private"] is False
+
+
+def test_search_index_follows_writes(api: Api, org: dict[str, Any]) -> None:
+    """Every write re-indexes the dataset once the transaction commits (purge removes it)."""
+
+    def count(q: str, **extra: Any) -> int:
+        return int(ok(api("package_search", {"q": q, **extra}))["count"])
+
+    create(api, org, "findme", title="Unicorn data")
+    assert count("unicorn") == 1
+    ok(api("package_patch", {"id": "findme", "title": "Dragon data"}))
+    assert (count("unicorn"), count("dragon")) == (0, 1)
+    ok(api("resource_create", {"package_id": "findme", "url": "http://x/a.csv", "name": "griffin"}))
+    assert count("res_name:griffin") == 1
+    # a failed write changes nothing in the index either
+    error(api("package_patch", {"id": "findme", "title": "Phoenix", "name": "BAD NAME"}), 409)
+    assert count("phoenix") == 0
+    ok(api("package_delete", {"id": "findme"}))
+    assert count("dragon") == 0 and count("dragon", include_deleted=True) == 1
+    ok(api("dataset_purge", {"id": "findme"}))
+    assert count("dragon", include_deleted=True) == 0
