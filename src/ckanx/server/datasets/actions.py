@@ -27,6 +27,7 @@ def not_authorized(ctx: Context, what: str) -> errors.NotAuthorized:
 
 
 def require_id(data: dict[str, Any], key: str = "id") -> str:
+    """CKAN's ``_get_or_bust``: the parameter as text, or ``{key: ["Missing value"]}`` (409)."""
     value = data.get(key)
     if v.is_missing_or_empty(value):
         raise errors.ValidationError({key: [v.MISSING_VALUE]})
@@ -44,18 +45,21 @@ def load_package(ctx: Context, name_or_id: Any, message: str = "Not found") -> d
 
 
 def can_read(ctx: Context, pkg: dict[str, Any]) -> bool:
+    """May the caller see this dataset (``package_show`` auth)?"""
     if ctx.ignore_auth or ctx.is_sysadmin:
         return True
     return bool(authz_module().can_read_package(ctx, pkg))
 
 
 def can_edit(ctx: Context, pkg: dict[str, Any]) -> bool:
+    """May the caller change this dataset or its resources (``package_update`` auth)?"""
     if ctx.ignore_auth or ctx.is_sysadmin:
         return True
     return bool(authz_module().can_edit_package(ctx, pkg))
 
 
 def check_read(ctx: Context, pkg: dict[str, Any]) -> None:
+    """Raise CKAN's "not authorized to read package" unless :func:`can_read`."""
     if not can_read(ctx, pkg):
         raise not_authorized(ctx, f"read package {pkg['id']}")
 
@@ -88,6 +92,7 @@ def reindex(ctx: Context, pkg: dict[str, Any]) -> None:
 
 
 def unindex(ctx: Context, package_id: str) -> None:
+    """Drop a purged dataset from the search index once the transaction commits."""
     from ..search import indexing
 
     server = ctx.server

@@ -195,10 +195,12 @@ def rename_deleted_holders(conn: sqlite3.Connection, name: str, exclude_id: str)
 
 
 def package_exists(conn: sqlite3.Connection, package_id: str) -> bool:
+    """Whether a dataset (any state) has this id."""
     return conn.execute("SELECT 1 FROM package WHERE id = ?", (package_id,)).fetchone() is not None
 
 
 def resource_row(conn: sqlite3.Connection, resource_id: str) -> sqlite3.Row | None:
+    """The stored row of a resource (any state), or None."""
     if not isinstance(resource_id, str):
         return None
     return conn.execute("SELECT * FROM resource WHERE id = ?", (resource_id,)).fetchone()
@@ -553,12 +555,8 @@ def save_package(
         )
 
 
-def package_core(conn: sqlite3.Connection, package_id: str) -> dict[str, Any]:
-    row = conn.execute("SELECT core FROM package WHERE id = ?", (package_id,)).fetchone()
-    return json.loads(row["core"]) if row else {}
-
-
 def set_package_state(conn: sqlite3.Connection, package_id: str, state: str, modified: str) -> None:
+    """Change a dataset's state (``metadata_modified`` is written as given)."""
     conn.execute(
         "UPDATE package SET state = ?, metadata_modified = ? WHERE id = ?",
         (state, modified, package_id),
@@ -566,6 +564,7 @@ def set_package_state(conn: sqlite3.Connection, package_id: str, state: str, mod
 
 
 def set_package_private(conn: sqlite3.Connection, package_id: str, private: bool, modified: str) -> None:
+    """Change a dataset's visibility (``metadata_modified`` is written as given)."""
     conn.execute(
         "UPDATE package SET private = ?, metadata_modified = ? WHERE id = ?",
         (1 if private else 0, modified, package_id),
@@ -626,32 +625,14 @@ def active_ids_by_modified(
     return [r["id"] for r in conn.execute(sql, params)]
 
 
-def package_ids_of_org(conn: sqlite3.Connection, org_id: str) -> list[str]:
-    return [r["id"] for r in conn.execute("SELECT id FROM package WHERE owner_org = ?", (org_id,))]
-
-
-# ---------------------------------------------------------------- tags and vocabularies
-
-
 def vocabulary_row(conn: sqlite3.Connection, name_or_id: str) -> sqlite3.Row | None:
+    """A vocabulary by id or name, or None."""
     if not isinstance(name_or_id, str):
         return None
     return conn.execute(
         "SELECT * FROM vocabulary WHERE id = ? OR name = ? ORDER BY id = ? DESC",
         (name_or_id, name_or_id, name_or_id),
     ).fetchone()
-
-
-def vocabulary_tags(conn: sqlite3.Connection, vocabulary_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "display_name": r["name"],
-            "id": r["id"],
-            "name": r["name"],
-            "vocabulary_id": vocabulary_id,
-        }
-        for r in conn.execute("SELECT id, name FROM tag WHERE vocabulary_id = ? ORDER BY name", (vocabulary_id,))
-    ]
 
 
 def tag_rows(conn: sqlite3.Connection, vocabulary_id: str | None, query: str | None) -> list[sqlite3.Row]:
@@ -672,6 +653,7 @@ def tag_rows(conn: sqlite3.Connection, vocabulary_id: str | None, query: str | N
 
 
 def find_tag(conn: sqlite3.Connection, name_or_id: str, vocabulary_id: str | None) -> sqlite3.Row | None:
+    """A tag by id, else by name within a vocabulary (free tags: None)."""
     row = conn.execute("SELECT * FROM tag WHERE id = ?", (name_or_id,)).fetchone()
     if row is not None:
         return row
@@ -694,6 +676,7 @@ def delete_tag(conn: sqlite3.Connection, tag_id: str) -> None:
 
 
 def set_owner_org(conn: sqlite3.Connection, package_id: str, org_id: str | None) -> None:
+    """Move a dataset to another organization (or none)."""
     conn.execute("UPDATE package SET owner_org = ? WHERE id = ?", (org_id, package_id))
 
 

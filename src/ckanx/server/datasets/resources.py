@@ -50,6 +50,7 @@ def stored_path(server: EmbeddedCKAN, resource_id: str) -> Path:
 
 
 def delete_stored_file(server: EmbeddedCKAN, resource_id: str) -> None:
+    """Remove an uploaded file (purge); a missing file or a non-UUID id is not an error."""
     with contextlib.suppress(ValueError):
         stored_path(server, resource_id).unlink(missing_ok=True)
 

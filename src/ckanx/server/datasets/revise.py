@@ -148,6 +148,7 @@ def check_list(data: Any, expected: list[Any], path: Path = ()) -> list[Path]:
 
 
 def check_string_key(data: dict[str, Any], string_key: str, value: Any) -> list[Path]:
+    """Paths under the flattened key ``string_key`` whose values differ from ``value``."""
     current, path = resolve(data, string_key)
     if isinstance(value, dict):
         return check_dict(current, value, path)
@@ -235,6 +236,7 @@ def update_merge_dict(data: dict[str, Any], update: Any, path: Path = ()) -> Non
 
 
 def update_merge_list(data: list[Any], update: Any, path: Path = ()) -> None:
+    """Merge ``update`` into ``data`` element by element (extra items are appended)."""
     if not isinstance(update, list):
         raise DataError("Expected list for " + "__".join(str(p) for p in path))
     for i, value in enumerate(update):

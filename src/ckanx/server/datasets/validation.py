@@ -292,6 +292,7 @@ def iso_date(value: Any) -> tuple[str | None, str | None]:
 
 
 def is_uuid(value: Any) -> bool:
+    """``uuid_validator``."""
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -339,6 +340,7 @@ def tag_errors(name: str) -> list[str]:
 
 
 def email_errors(value: str | None) -> list[str]:
+    """``email_validator``: the message for a malformed address (empty is fine)."""
     if value and not EMAIL_RE.match(value):
         return [f"Email {value} is not a valid format"]
     return []
@@ -361,6 +363,7 @@ def guess_format(url: str) -> str | None:
 
 
 def guess_mimetype(name: str) -> str | None:
+    """A mimetype from a file name or URL extension (``ckan.mimetype_guess = file_ext``)."""
     mimetype, _ = mimetypes.guess_type(name)
     return mimetype
 
