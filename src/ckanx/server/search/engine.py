@@ -138,16 +138,33 @@ def union(postings: Iterable[int | array[int]], nbits: int) -> int:
     return out
 
 
-_SIG_MASK = 2047  # 2048-bit signatures: ~300 bytes per document
+def pair_hashes(toks: list[str]) -> list[int]:
+    """Hashes of the adjacent token pairs of one analysed value (process-local, as the index)."""
+    return [hash(pair) for pair in pairwise(toks)]
 
 
-def pair_signature(toks: list[str]) -> int:
-    """Bloom bits (two per pair) of the adjacent token pairs of one analysed value."""
+def _bloom(hashes: Iterable[int], log_size: int) -> int:
+    mask = (1 << log_size) - 1
     bits = 0
-    for a, b in pairwise(toks):
-        h = hash((a, b))  # process-local, like the index itself
-        bits |= (1 << (h & _SIG_MASK)) | (1 << ((h >> 16) & _SIG_MASK))
+    for h in hashes:
+        bits |= (1 << (h & mask)) | (1 << ((h >> 24) & mask))
     return bits
+
+
+def pair_signature(hashes: list[int]) -> int:
+    """A Bloom filter of a document's adjacent pairs: 4-8 bits per pair, 2 hash bits each (~15%
+    false positives; at most 1 KB per document), its size (log2) in the low 5 bits."""
+    log_size = min(13, max(6, (len(hashes) * 4).bit_length()))
+    return (_bloom(hashes, log_size) << 5) | log_size
+
+
+def signature_has(signature: int, hashes: list[int], masks: dict[int, int]) -> bool:
+    """Whether a signature may hold every pair (no false negatives)."""
+    log_size = signature & 31
+    mask = masks.get(log_size)
+    if mask is None:
+        mask = masks[log_size] = _bloom(hashes, log_size)
+    return (signature >> 5) & mask == mask
 
 
 def canonical_date(value: object) -> str | None:
@@ -238,7 +255,7 @@ class SearchIndex:
         self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         # per slot: a Bloom signature of the adjacent token pairs of its text values (phrase prefilter)
         self.sigs: list[int] = []
-        self._sig_acc = 0
+        self._sig_pairs: list[int] = []
         self._wild: dict[tuple[str, str], tuple[int, int]] = {}
 
     # ------------------------------------------------------------------ writing
@@ -278,7 +295,7 @@ class SearchIndex:
                 values.setdefault(dest, []).extend(vals)
         postings = self.postings
         cache: dict[tuple[str, str], list[str]] = {}
-        self._sig_acc = 0
+        self._sig_pairs: list[int] = []
         bulk = self._bulk
         threshold = self._dense_threshold()
         nbits = self.nbits
@@ -333,10 +350,10 @@ class SearchIndex:
                     col = self.columns[name] = []
                 col.extend([None] * (slot + 1 - len(col)))
                 col[slot] = self._column_value(kind, vals[0])
-        if self._sig_acc:
+        if self._sig_pairs:
             sigs = self.sigs
             sigs.extend([0] * (slot + 1 - len(sigs)))
-            sigs[slot] = self._sig_acc
+            sigs[slot] = pair_signature(self._sig_pairs)
 
     def _post(self, plist: dict[str, int | array[int]], term: str, slot: int) -> None:
         p = plist.get(term)
@@ -391,7 +408,7 @@ class SearchIndex:
                 if got is None:
                     toks, extras = analyze_text(kind, text, True)
                     got = cache[(kind, text)] = toks + extras
-                    self._sig_acc |= pair_signature(toks)
+                    self._sig_pairs.extend(pair_hashes(toks))
                 out.extend(got)
             return list(dict.fromkeys(out))
         if kind == "text_ngram":
@@ -875,9 +892,10 @@ class _Evaluator:
         slots = bits_to_slots(candidates & ~joined, self.ix.nbits)
         # only documents whose pair signature has every adjacent query pair can hold the phrase:
         # this keeps the document loads to the (few) likely matches
-        mask = pair_signature(toks)
+        hashes = pair_hashes(toks)
+        masks: dict[int, int] = {}
         sigs = self.ix.sigs
-        slots = [s for s in slots if s < len(sigs) and sigs[s] & mask == mask]
+        slots = [s for s in slots if s < len(sigs) and signature_has(sigs[s], hashes, masks)]
         docs = self.ix._docs_for(slots, self.fetch_docs)
         hits: list[int] = []
         n = len(toks)
