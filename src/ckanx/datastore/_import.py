@@ -46,6 +46,7 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024  # under common proxies' body limits (ngin
 DEFAULT_SAMPLE_ROWS = 20_000
 MIN_CHUNK_ROWS = 1
 MAX_RESENDS = 3
+ENVELOPE_BYTES = 512  # resource_id, method, flags around the records
 HXL_MODES = ("info", "data", "drop")
 
 Progress = Callable[[int, "int | None"], None]
@@ -473,16 +474,17 @@ def _records(table: _Table, fields: list[dict[str, Any]], report: ImportReport) 
 
 def _chunks(records: Iterator[dict[str, Any]], rows: int, max_bytes: int,
             skip: int) -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """Chunks bounded by rows and by encoded bytes (one oversized record is a chunk of its own)."""
+    """Chunks bounded by rows and by the bytes of the request body (one oversized record is a chunk
+    of its own). Sizes are measured as the client encodes them (``json.dumps`` defaults)."""
     chunk: list[dict[str, Any]] = []
-    size = 2
+    size = ENVELOPE_BYTES
     for n, record in enumerate(records):
         if n < skip:
             continue
-        encoded = len(json.dumps(json_safe(record), ensure_ascii=False).encode()) + 1
+        encoded = len(json.dumps(json_safe(record))) + 2  # ", " between records
         if chunk and (len(chunk) >= rows or size + encoded > max_bytes):
             yield chunk, size
-            chunk, size = [], 2
+            chunk, size = [], ENVELOPE_BYTES
         chunk.append(record)
         size += encoded
     if chunk:
