@@ -136,8 +136,8 @@ def _has_vowel(s: str) -> bool:
 @lru_cache(maxsize=32_768)
 def stem(word: str) -> str:
     """Stem one lowercase word."""
-    if len(word) <= 2 or word.isdigit():
-        return word
+    if len(word) <= 2 or word[-1].isdigit():
+        return word  # every rule removes or rewrites a suffix of letters: nothing applies
     if word in _EXCEPTIONS:
         return _EXCEPTIONS[word]
     if word.startswith("'"):
