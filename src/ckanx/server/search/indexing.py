@@ -57,9 +57,17 @@ def document_for(conn: sqlite3.Connection | None, pkg_dict: dict[str, Any]) -> d
     return solr_document(pkg_dict, namer)
 
 
+def _indexable(pkg_dict: dict[str, Any]) -> bool:
+    # ckan.search.remove_deleted_packages (default true): deleted datasets leave the index
+    return pkg_dict.get("state") not in (None, "deleted")
+
+
 def index_package(server: EmbeddedCKAN, pkg_dict: dict[str, Any]) -> None:
-    """(Re)index one dataset."""
+    """(Re)index one dataset (a deleted one is removed, as CKAN does by default)."""
     index = get_index(server)
+    if not _indexable(pkg_dict):
+        index.remove(str(pkg_dict.get("id")))
+        return
     index.add(document_for(server.db.conn, pkg_dict))
     if index.needs_compaction:
         rebuild(server)
@@ -72,7 +80,7 @@ def remove_package(server: EmbeddedCKAN, package_id: str) -> None:
 
 def index_many(server: EmbeddedCKAN, pkg_dicts: Iterable[dict[str, Any]]) -> int:
     """Index many datasets at once (bulk loads, benchmarks); returns how many."""
-    return get_index(server).add_many(document_for(server.db.conn, pkg) for pkg in pkg_dicts)
+    return get_index(server).add_many(document_for(server.db.conn, p) for p in pkg_dicts if _indexable(p))
 
 
 def rebuild(server: EmbeddedCKAN) -> None:
@@ -85,7 +93,7 @@ def rebuild(server: EmbeddedCKAN) -> None:
     fresh = SearchIndex()
     with server.db.transaction() as conn:
         namer = _vocabulary_namer(conn)
-        fresh.add_many(solr_document(pkg, namer) for pkg in models.iter_package_dicts(conn))
+        fresh.add_many(solr_document(p, namer) for p in models.iter_package_dicts(conn) if _indexable(p))
     server.state[STATE_KEY] = fresh
 
 
