@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import errors, hooks
 from ..context import Context
@@ -19,6 +19,9 @@ from ..registry import action
 from . import indexing
 from .analysis import field_info
 from .engine import QueryOptions, SearchIndex, SearchSyntaxError, SortError, canonical_date, solr_date_output
+
+if TYPE_CHECKING:
+    from ..core import EmbeddedCKAN
 
 DEFAULT_SORT = "score desc, metadata_modified desc"
 ROWS_MAX = 1000
@@ -54,7 +57,7 @@ _TRUE = frozenset(("true", "yes", "on", "y", "t", "1"))
 _FALSE = frozenset(("false", "no", "off", "n", "f", "0", ""))
 
 
-def _startup(server: Any) -> None:
+def _startup(server: EmbeddedCKAN) -> None:
     indexing.rebuild(server)
 
 
@@ -193,6 +196,7 @@ def _check_query_parser(param: str, value: Any) -> None:
 
 
 def get_index(ctx: Context) -> SearchIndex:
+    """The calling site's search index."""
     return indexing.get_index(ctx.server)
 
 
@@ -582,7 +586,7 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def count(server: Any, fq: str, *, include_private: bool = True) -> int:
+def count(server: EmbeddedCKAN, fq: str, *, include_private: bool = True) -> int:
     """How many active datasets match ``fq`` (for ``package_count`` of organizations/groups).
 
     ``include_private=False`` adds CKAN's ``+capacity:public``.

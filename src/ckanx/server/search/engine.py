@@ -265,6 +265,7 @@ class SearchIndex:
 
     @property
     def nbits(self) -> int:
+        """Number of slots ever used (live and dead): the width of every bitset."""
         return len(self.ids)
 
     @property
@@ -295,7 +296,7 @@ class SearchIndex:
                 values.setdefault(dest, []).extend(vals)
         postings = self.postings
         cache: dict[tuple[str, str], list[str]] = {}
-        self._sig_pairs: list[int] = []
+        self._sig_pairs = []
         bulk = self._bulk
         threshold = self._dense_threshold()
         nbits = self.nbits
@@ -325,12 +326,12 @@ class SearchIndex:
                 p = get(term)
                 if p is None:
                     plist[term] = array("I", (slot,))
-                elif p.__class__ is int:
-                    plist[term] = p | (1 << slot)  # type: ignore[operator]
+                elif isinstance(p, int):
+                    plist[term] = p | (1 << slot)
                 else:
-                    p.append(slot)  # type: ignore[union-attr]
-                    if not bulk and len(p) > threshold:  # type: ignore[arg-type]
-                        plist[term] = bits_from_slots(p, nbits)  # type: ignore[arg-type]
+                    p.append(slot)
+                    if not bulk and len(p) > threshold:
+                        plist[term] = bits_from_slots(p, nbits)
             self._post(self.exists, name, slot)
             if name in _NO_COLUMN or (kind in TEXT_KINDS and name not in _TEXT_COLUMNS):
                 continue
@@ -529,12 +530,14 @@ class SearchIndex:
 
     @staticmethod
     def parse(q: str, default_and: bool) -> lucene.Node:
+        """Parse a query; syntax errors become :class:`SearchSyntaxError` (Solr's message)."""
         try:
             return lucene.parse(q, default_and=default_and)
         except lucene.QuerySyntaxError as exc:
             raise SearchSyntaxError(f"Cannot parse '{q}': {exc}") from exc
 
     def parse_q(self, q: str, opts: QueryOptions) -> lucene.Node:
+        """Parse ``q`` as Solr would for ``opts`` (dismax: ``mm`` on the top-level clauses)."""
         stripped = q.strip()
         if stripped in ("*:*", "") or (stripped == "*" and opts.defType == "dismax"):
             return MatchAll()
