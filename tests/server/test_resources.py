@@ -322,3 +322,23 @@ def test_delete_drops_datastore_table(api: Api, pkg: dict[str, Any], server: Any
     assert ok(api("resource_delete", {"id": rid})) is None
     assert ds_models.get_store(server).table(rid) is None
     assert error(api("datastore_search", {"resource_id": rid}), 404)["__type"] == "Not Found Error"
+
+
+def test_resource_metadata_modified_like_ckan(api: Api, pkg: dict[str, Any]) -> None:
+    """A resource's metadata_modified moves when it changes, and once at the first write after
+    its creation (CKAN then stores the datastore_active extra package_show added)."""
+
+    def stamps() -> dict[str, str]:
+        return {r["name"]: r["metadata_modified"] for r in ok(api("package_show", {"id": pkg["id"]}))["resources"]}
+
+    ok(api("resource_create", {"package_id": pkg["id"], "name": "r1"}))
+    first = stamps()
+    ok(api("resource_create", {"package_id": pkg["id"], "name": "r2"}))
+    second = stamps()
+    assert second["r1"] > first["r1"]
+    ok(api("resource_create", {"package_id": pkg["id"], "name": "r3"}))
+    third = stamps()
+    assert third["r1"] == second["r1"] and third["r2"] > second["r2"]
+    ok(api("resource_patch", {"id": ok(api("package_show", {"id": pkg["id"]}))["resources"][0]["id"], "name": "r1b"}))
+    fourth = stamps()
+    assert fourth["r1b"] > third["r1"] and fourth["r2"] == third["r2"] and fourth["r3"] > third["r3"]

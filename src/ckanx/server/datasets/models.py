@@ -215,9 +215,23 @@ def resource_id_taken(conn: sqlite3.Connection, resource_id: str, package_id: st
 # ---------------------------------------------------------------- rendering
 
 
+# Stored resource keys starting with this are bookkeeping, never shown.
+HIDDEN_PREFIX = "__"
+# True once a resource's stored dict holds datastore_active (see ``packages._resources``).
+DS_FLAG_STORED = "__datastore_active_stored"
+
+
+def stored_resource_flags(conn: sqlite3.Connection, package_id: str) -> dict[str, bool]:
+    """``{resource id: DS_FLAG_STORED}`` for a dataset's resources."""
+    return {
+        r["id"]: bool(json.loads(r["data"]).get(DS_FLAG_STORED))
+        for r in conn.execute("SELECT id, data FROM resource WHERE package_id = ?", (package_id,))
+    }
+
+
 def render_resource(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """A resource row as CKAN shows it: every key, sorted by name (extras included)."""
-    data = json.loads(row["data"])
+    data = {k: v for k, v in json.loads(row["data"]).items() if not k.startswith(HIDDEN_PREFIX)}
     data["id"] = row["id"]
     data["package_id"] = row["package_id"]
     data["position"] = row["position"]

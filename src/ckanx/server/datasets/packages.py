@@ -240,6 +240,7 @@ def _resources(
         # 2.12's package_update keeps the resources when the key is left out (2.11 drops them)
         return [dict(r) for r in existing["resources"]]
     old_by_id = {r["id"]: r for r in (existing or {}).get("resources", [])}
+    flags = models.stored_resource_flags(ctx.conn, package_id) if existing is not None else {}
     out: list[dict[str, Any]] = []
     res_errors: list[dict[str, Any]] = []
     for raw in data.get("resources") or []:
@@ -264,10 +265,16 @@ def _resources(
             # CKAN serves the munged last path segment of whatever the url says
             filename = v.munge_filename(str(res["url"]).rsplit("/", 1)[-1])
             res["url"] = download_url(ctx.site_url, package_id, rid, filename)
-        if old is None or _differs(old, res):
+        # CKAN bumps a resource's metadata_modified when a saved column or extra changes. A
+        # resource created without datastore_active gets that extra (false) from package_show,
+        # so the first later write of its dataset counts as a change too.
+        if old is None:
             res["metadata_modified"] = now
+            res[models.DS_FLAG_STORED] = "datastore_active" in raw
         else:
-            res["metadata_modified"] = old.get("metadata_modified") or now
+            changed = _differs(old, res) or not flags.get(rid, True)
+            res["metadata_modified"] = now if changed else old.get("metadata_modified") or now
+            res[models.DS_FLAG_STORED] = True
         out.append(res)
         res_errors.append(e)
     if any(res_errors):
@@ -290,7 +297,7 @@ def _update_time_resource(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _differs(old: dict[str, Any], new: dict[str, Any]) -> bool:
     ignore = {"metadata_modified", "position", "state", "package_id"}
-    keys = (set(old) | set(new)) - ignore
+    keys = {k for k in set(old) | set(new) if not k.startswith(models.HIDDEN_PREFIX)} - ignore
     return any(old.get(k) != new.get(k) for k in keys)
 
 
