@@ -612,3 +612,19 @@ def test_search_index_follows_writes(api: Api, org: dict[str, Any]) -> None:
     assert count("dragon") == 0 and count("dragon", include_deleted=True) == 1
     ok(api("dataset_purge", {"id": "findme"}))
     assert count("dragon", include_deleted=True) == 0
+
+
+def test_activity_type_filters(api: Api, org: dict[str, Any]) -> None:
+    pkg = create(api, org, "act-f")
+    ok(api("package_patch", {"id": pkg["id"], "title": "t2"}))
+    only_new = ok(api("package_activity_list", {"id": pkg["id"], "activity_types": ["new package"]}))
+    assert [a["activity_type"] for a in only_new] == ["new package"]
+    no_new = ok(api("package_activity_list", {"id": pkg["id"], "exclude_activity_types": ["new package"]}))
+    assert [a["activity_type"] for a in no_new] == ["changed package"]
+    err = error(
+        api("package_activity_list", {"id": pkg["id"], "activity_types": ["x"], "exclude_activity_types": ["y"]}),
+        409,
+    )
+    assert err["activity_types"] == ["Cannot be used together with `exclude_activity_types"]
+    assert ok(api("package_activity_list", {"id": pkg["id"], "after": 4102444800})) == []  # 2100-01-01
+    assert len(ok(api("package_activity_list", {"id": pkg["id"], "before": 4102444800}))) == 2

@@ -8,6 +8,7 @@ and uploads live in :mod:`.resources`.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from typing import Any
 
@@ -425,11 +426,39 @@ def package_activity_list(ctx: Context, data: dict[str, Any]) -> list[dict[str, 
         raise errors.ValidationError(errs)
     limit = 31 if limit is None else min(limit, 100)
     offset = offset or 0
-    exclude = data.get("exclude_activity_types") or []
-    if isinstance(exclude, str):
-        exclude = [exclude]
-    rows = models.activities(ctx.conn, pkg["id"], limit, offset, exclude, viewer_labels(ctx))
+    include = data.get("activity_types")
+    exclude = data.get("exclude_activity_types")
+    if include is not None and exclude is not None:
+        raise errors.ValidationError({"activity_types": ["Cannot be used together with `exclude_activity_types"]})
+    bounds = {}
+    for key in ("after", "before"):
+        if data.get(key) not in (None, ""):
+            try:
+                stamp = float(data[key])
+            except (TypeError, ValueError):
+                raise errors.ValidationError({key: ["Invalid number"]}) from None
+            moment = dt.datetime.fromtimestamp(stamp, dt.timezone.utc).replace(tzinfo=None)
+            bounds[key] = moment.isoformat(timespec="microseconds")
+    rows = models.activities(
+        ctx.conn,
+        pkg["id"],
+        limit,
+        offset,
+        _as_list(exclude),
+        viewer_labels(ctx),
+        only_types=_as_list(include) if include is not None else None,
+        after=bounds.get("after"),
+        before=bounds.get("before"),
+    )
     return [_activity_dict(r) for r in rows]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(x) for x in value]
 
 
 # ---------------------------------------------------------------- tags and vocabularies

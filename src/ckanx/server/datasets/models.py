@@ -762,11 +762,25 @@ def activities(
     offset: int,
     exclude_types: Iterable[str] = (),
     labels: list[str] | None = None,
+    *,
+    only_types: list[str] | None = None,
+    after: str | None = None,
+    before: str | None = None,
 ) -> list[sqlite3.Row]:
-    """A dataset's activities, newest first; with ``labels``, only those the viewer may see."""
+    """A dataset's activities, newest first; with ``labels``, only those the viewer may see;
+    ``only_types``/``exclude_types`` filter on the type, ``after``/``before`` on the time."""
     excluded = list(exclude_types)
     sql = "SELECT * FROM package_activity WHERE object_id = ?"
     params: list[Any] = [package_id]
+    if only_types is not None:
+        sql += f" AND activity_type IN ({','.join('?' * len(only_types))})"
+        params.extend(only_types)
+    if after is not None:
+        sql += " AND timestamp > ?"
+        params.append(after)
+    if before is not None:
+        sql += " AND timestamp < ?"
+        params.append(before)
     if labels is not None:
         marks = ",".join("?" * len(labels))
         sql += f" AND EXISTS (SELECT 1 FROM json_each(permission_labels) WHERE value IN ({marks}))"
