@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ._export import DEFAULT_PAGE_ROWS, ExportReport, SearchOptions, export_job, pages_job
 from ._import import (
@@ -75,9 +75,10 @@ class _DataStoreJobs:
         return SearchOptions(resource_id, filters, fields, sort, q, page_rows)
 
     @staticmethod
-    def _export_job(opts: SearchOptions, dest: str | Path, fmt: str, checkpoint: str | Path | None,
+    def _export_job(opts: SearchOptions, dest: str | Path | IO[bytes], fmt: str, checkpoint: str | Path | None,
                     resume: bool, hxl: bool, progress: Any) -> Job[ExportReport]:
-        return export_job(opts, Path(dest), fmt, checkpoint=Path(checkpoint) if checkpoint else None,
+        target = dest if hasattr(dest, "write") else Path(dest)  # type: ignore[arg-type]
+        return export_job(opts, target, fmt, checkpoint=Path(checkpoint) if checkpoint else None,  # type: ignore[arg-type]
                           resume=resume, hxl=hxl, progress=progress)
 
 
@@ -147,7 +148,7 @@ class DataStore(_DataStoreJobs):
     def export(
         self,
         resource_id: str,
-        dest: str | Path,
+        dest: str | Path | IO[bytes],
         format: str = "csv",
         *,
         filters: Mapping[str, Any] | None = None,
@@ -160,7 +161,8 @@ class DataStore(_DataStoreJobs):
         hxl: bool = False,
         progress: Any = None,
     ) -> ExportReport:
-        """Write a table to ``dest`` as ``csv`` (the server's dump), ``jsonl`` or ``parquet``.
+        """Write a table to ``dest`` (a path or a binary stream) as ``csv`` (the server's dump),
+        ``jsonl`` or ``parquet``.
 
         With ``checkpoint``, progress is recorded after each page so that ``resume=True`` continues
         an interrupted export. ``hxl=True`` writes the fields' ``info["hxl"]`` tags as a second CSV row.
@@ -216,7 +218,7 @@ class AsyncDataStore(_DataStoreJobs):
             for record in page:
                 yield record
 
-    async def export(self, resource_id: str, dest: str | Path, format: str = "csv", *,
+    async def export(self, resource_id: str, dest: str | Path | IO[bytes], format: str = "csv", *,
                      checkpoint: str | Path | None = None, resume: bool = False, hxl: bool = False,
                      progress: Any = None, **search: Any) -> ExportReport:
         """See :meth:`DataStore.export` (``search`` takes filters, fields, sort, q, page_rows)."""

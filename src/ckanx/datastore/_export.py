@@ -126,10 +126,15 @@ def pages_job(opts: SearchOptions, state: dict[str, Any],
 
 
 class _Output:
-    """An output file that can be made durable and cut back to a checkpointed length."""
+    """An output file that can be made durable and cut back to a checkpointed length (or a stream
+    such as stdout, which is only flushed)."""
 
-    def __init__(self, path: Path, resume_bytes: int | None) -> None:
-        self.path = path
+    def __init__(self, path: Path | IO[bytes], resume_bytes: int | None) -> None:
+        self.owned = not hasattr(path, "write")
+        if not isinstance(path, Path):
+            self.f = path  # type: ignore[assignment]
+            self.size = 0
+            return
         if resume_bytes is not None:
             self.f: IO[bytes] = open(path, "r+b")  # noqa: SIM115 - closed by close()
             self.f.truncate(resume_bytes)
@@ -144,10 +149,14 @@ class _Output:
 
     def sync(self) -> None:
         self.f.flush()
-        os.fsync(self.f.fileno())
+        if self.owned:
+            os.fsync(self.f.fileno())
 
     def close(self) -> None:
-        self.f.close()
+        if self.owned:
+            self.f.close()
+        else:
+            self.f.flush()
 
 
 def _csv_value(value: Any) -> str:
@@ -160,13 +169,15 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
-def export_job(opts: SearchOptions, dest: Path, fmt: str, *, checkpoint: Path | None = None,
+def export_job(opts: SearchOptions, dest: Path | IO[bytes], fmt: str, *, checkpoint: Path | None = None,
                resume: bool = False, hxl: bool = False,
                progress: Any = None) -> Job[ExportReport]:
     """Write the records to ``dest`` as ``csv``, ``jsonl`` or ``parquet``; returns an :class:`ExportReport`."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    report = ExportReport(opts.resource_id, str(dest), fmt)
+    report = ExportReport(opts.resource_id, str(getattr(dest, "name", dest)), fmt)
+    if not isinstance(dest, Path) and (resume or checkpoint or fmt == "parquet"):
+        raise ValueError("resume, checkpoints and Parquet need an output file, not a stream")
     job_id = {"command": "datastore export", "resource_id": opts.resource_id, "format": fmt,
               "filters": dict(opts.filters or {}), "fields": list(opts.fields or []), "sort": opts.sort,
               "q": opts.q, "hxl": hxl}
@@ -187,6 +198,7 @@ def export_job(opts: SearchOptions, dest: Path, fmt: str, *, checkpoint: Path | 
     if fmt == "parquet":
         if resume:
             raise ValueError("a Parquet export cannot be resumed (the format has its footer at the end)")
+        assert isinstance(dest, Path)
         return (yield from _parquet(opts, dest, report))
     out = _Output(dest, state.get("bytes") if resume else None)
     try:
