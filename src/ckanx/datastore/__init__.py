@@ -77,8 +77,8 @@ class _DataStoreJobs:
     @staticmethod
     def _export_job(opts: SearchOptions, dest: str | Path | IO[bytes], fmt: str, checkpoint: str | Path | None,
                     resume: bool, hxl: bool, progress: Any) -> Job[ExportReport]:
-        target = dest if hasattr(dest, "write") else Path(dest)  # type: ignore[arg-type]
-        return export_job(opts, target, fmt, checkpoint=Path(checkpoint) if checkpoint else None,  # type: ignore[arg-type]
+        target = Path(dest) if isinstance(dest, (str, Path)) else dest
+        return export_job(opts, target, fmt, checkpoint=Path(checkpoint) if checkpoint else None,
                           resume=resume, hxl=hxl, progress=progress)
 
 
@@ -173,7 +173,7 @@ class DataStore(_DataStoreJobs):
     def to_dataframe(self, resource_id: str, **kwargs: Any) -> Any:
         """The records as a pandas DataFrame (needs pandas; takes the arguments of :meth:`records`)."""
         try:
-            import pandas as pd  # type: ignore[import-not-found]
+            import pandas as pd
         except ImportError:
             raise ImportError("to_dataframe needs pandas: pip install 'ckanx[pandas]'") from None
         return pd.DataFrame.from_records(list(self.records(resource_id, **kwargs)))

@@ -130,13 +130,14 @@ class _Output:
     such as stdout, which is only flushed)."""
 
     def __init__(self, path: Path | IO[bytes], resume_bytes: int | None) -> None:
-        self.owned = not hasattr(path, "write")
+        self.owned = isinstance(path, Path)
+        self.f: IO[bytes]
         if not isinstance(path, Path):
-            self.f = path  # type: ignore[assignment]
+            self.f = path
             self.size = 0
             return
         if resume_bytes is not None:
-            self.f: IO[bytes] = open(path, "r+b")  # noqa: SIM115 - closed by close()
+            self.f = open(path, "r+b")  # noqa: SIM115 - closed by close()
             self.f.truncate(resume_bytes)
             self.f.seek(resume_bytes)
         else:
@@ -321,8 +322,8 @@ class _SegmentSink:
 
 def _parquet(opts: SearchOptions, dest: Path, report: ExportReport) -> Job[ExportReport]:
     try:
-        import pyarrow as pa  # type: ignore[import-not-found]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         raise ValueError("Parquet export needs pyarrow: pip install 'ckanx[arrow]'") from None
     report.method = "datastore_search pages"

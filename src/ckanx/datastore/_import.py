@@ -162,7 +162,6 @@ def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
     frame = _frame_rows(src)
     if frame is not None:
         names, rows_fn = frame
-        renamed = {}
         fixed, renamed = field_names(names, list(range(len(names))))
         report.renamed = renamed
         return _Table(fixed, rows_fn, [], {}, lambda: None)
@@ -200,10 +199,10 @@ def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
     extra: dict[str, Any] = {}
     if layout.hxl is not None:
         extra["hxl_tags"] = [layout.hxl[i].strip() if i < len(layout.hxl) else "" for i in keep]
-    state = {"opened": opened}
+    state: dict[str, Any] = {"opened": opened}
 
     def rows() -> Iterator[list[Any]]:
-        current = state["opened"]
+        current: OpenedSource | None = state["opened"]
         if current is None:
             current = reopen()
             state["opened"] = current
