@@ -342,3 +342,14 @@ def test_resource_metadata_modified_like_ckan(api: Api, pkg: dict[str, Any]) -> 
     ok(api("resource_patch", {"id": ok(api("package_show", {"id": pkg["id"]}))["resources"][0]["id"], "name": "r1b"}))
     fourth = stamps()
     assert fourth["r1b"] > third["r1"] and fourth["r2"] == third["r2"] and fourth["r3"] > third["r3"]
+
+
+def test_file_part_without_name_is_no_upload(api: Api, pkg: dict[str, Any]) -> None:
+    res = ok(
+        api(
+            "resource_create",
+            {"package_id": pkg["id"], "url": "http://e.com/a.csv"},
+            files={"upload": ("", b"", "application/octet-stream")},
+        )
+    )
+    assert (res["url"], res["url_type"]) == ("http://e.com/a.csv", None)

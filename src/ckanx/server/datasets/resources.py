@@ -89,9 +89,13 @@ class _PendingUpload:
 
 
 def _take_upload(ctx: Context, data: dict[str, Any]) -> _PendingUpload | None:
-    """Pop ``upload`` from the payload; stream it to a temporary file if it is a file."""
+    """Pop ``upload`` from the payload; stream it to a temporary file if it is a file.
+
+    A file part without a file name (a form posted with no file chosen) is no upload, as for
+    CKAN, whose werkzeug FileStorage is then falsy.
+    """
     upload = data.pop("upload", None)
-    if isinstance(upload, UploadFile):
+    if isinstance(upload, UploadFile) and upload.filename:
         return _PendingUpload(ctx.server, upload)
     return None
 
@@ -128,7 +132,7 @@ def write_with_uploads(ctx: Context, payload: dict[str, Any], existing: dict[str
     try:
         if isinstance(resources, list):
             for index, res in enumerate(resources):
-                if isinstance(res, dict) and isinstance(res.get("upload"), UploadFile):
+                if isinstance(res, dict) and isinstance(res.get("upload"), UploadFile) and res["upload"].filename:
                     res = dict(res)
                     upload = _PendingUpload(ctx.server, res.pop("upload"))
                     _apply_upload(res, upload, now)
