@@ -290,3 +290,30 @@ def test_phrase_prefilter_loads_few_documents(pkgs: list[dict[str, Any]]) -> Non
     # without the signatures every co-occurrence would be loaded; with them only documents with the
     # pair somewhere in their text (any field) or a signature collision
     assert len(loaded) <= len(both) // 4
+
+
+def test_cached_sort_orders_follow_adds_and_removes(pkgs: list[dict[str, Any]]) -> None:
+    ix = SearchIndex(keep_docs=True)
+    ix.add_many(solr_document(p) for p in pkgs[:200])
+    spec = "metadata_modified desc, name asc"
+    ix.search("*:*", sort=spec, rows=5)  # builds and caches the global order
+    by_id = {p["id"]: p for p in pkgs}
+    live = {p["id"]: p for p in pkgs[:200]}
+    for i, p in enumerate(pkgs[200:260]):
+        changed = dict(p, metadata_modified=pkgs[i]["metadata_modified"], name=f"zz-{i}")
+        by_id[p["id"]] = changed
+        live[p["id"]] = changed
+        ix.add(solr_document(changed))
+        if i % 3 == 0:
+            gone = pkgs[i * 2]["id"]
+            ix.remove(gone)
+            live.pop(gone, None)
+    expected = sorted(live.values(), key=lambda p: p["name"])
+    expected = sorted(expected, key=lambda p: p["metadata_modified"][:23], reverse=True)
+    got = ix.search("*:*", sort=spec, rows=1000).ids
+    assert [(live[i]["metadata_modified"][:23], live[i]["name"]) for i in got] == [
+        (p["metadata_modified"][:23], p["name"]) for p in expected
+    ]
+    # and with a filter walking the cached order
+    half = ix.search("*:*", ["-tags:*"], sort=spec, rows=1000).ids
+    assert half == [i for i in got if not tags(live[i])]

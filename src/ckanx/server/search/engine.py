@@ -250,7 +250,9 @@ class SearchIndex:
         self.multi: dict[str, list[tuple[str, ...] | None]] = {}
         self.version = 0
         self._views: dict[str, tuple[int, _SortedView]] = {}
-        self._orders: dict[tuple[tuple[str, bool], ...], tuple[int, list[int]]] = {}
+        # sort orders of all slots per sort spec, kept up to date on single adds (dead slots stay
+        # in them with their old values and are skipped when walking)
+        self._orders: dict[tuple[tuple[str, bool], ...], list[int]] = {}
         self._costs: dict[str, tuple[int, float]] = {}
         self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         # per slot: a Bloom signature of the adjacent token pairs of its text values (phrase prefilter)
@@ -355,6 +357,8 @@ class SearchIndex:
             sigs = self.sigs
             sigs.extend([0] * (slot + 1 - len(sigs)))
             sigs[slot] = pair_signature(self._sig_pairs)
+        if self._orders and not bulk:
+            self._insert_in_orders(slot)
 
     def _post(self, plist: dict[str, int | array[int]], term: str, slot: int) -> None:
         p = plist.get(term)
@@ -374,6 +378,7 @@ class SearchIndex:
     def add_many(self, docs: Iterable[dict[str, Any]]) -> int:
         """Index many documents (rebuilds): posting lists are densified once at the end."""
         self._bulk = True
+        self._orders.clear()  # rebuilt lazily: cheaper than inserting one by one
         n = 0
         try:
             for doc in docs:
@@ -430,12 +435,8 @@ class SearchIndex:
         self.live &= ~(1 << slot)
         self.version += 1
         self.docs.pop(slot, None)
-        for col in self.columns.values():
-            if slot < len(col):
-                col[slot] = None
-        for mcol in self.multi.values():
-            if slot < len(mcol):
-                mcol[slot] = None
+        # columns keep the dead slot's values: every reader masks with ``live`` (or reads live
+        # slots only), and the cached sort orders stay sorted
 
     # ------------------------------------------------------------------ evaluation
 
@@ -589,13 +590,39 @@ class SearchIndex:
     def _order(self, spec: list[tuple[str, bool]]) -> list[int]:
         key = tuple(spec)
         cached = self._orders.get(key)
-        if cached and cached[0] == self.version:
-            return cached[1]
+        if cached is not None:
+            return cached
         order = self._sort_slots(bits_to_slots(self.live, self.nbits), spec, None)
         if len(self._orders) > 16:
             self._orders.clear()
-        self._orders[key] = (self.version, order)
+        self._orders[key] = order
         return order
+
+    def _slot_before(self, spec: tuple[tuple[str, bool], ...], a: int, b: int) -> bool:
+        """Whether slot ``a`` sorts before slot ``b`` under ``spec`` (missing last, then slot order)."""
+        for name, desc in spec:
+            col = self.columns.get(name)
+            va = col[a] if col is not None and a < len(col) else None
+            vb = col[b] if col is not None and b < len(col) else None
+            if va == vb:
+                continue
+            if va is None:
+                return False
+            if vb is None:
+                return True
+            return (va > vb) if desc else (va < vb)
+        return a < b
+
+    def _insert_in_orders(self, slot: int) -> None:
+        for spec, order in self._orders.items():
+            lo, hi = 0, len(order)
+            while lo < hi:  # first position whose slot sorts after the new one
+                mid = (lo + hi) // 2
+                if self._slot_before(spec, slot, order[mid]):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            order.insert(lo, slot)
 
     def _page(
         self,
@@ -621,14 +648,11 @@ class SearchIndex:
             # equal scores: Lucene returns index order
             return bits_to_slots(matches, self.nbits)[start:end]
         live_count = len(self.slot_of)
-        cached = self._orders.get(tuple(spec))
-        have_order = cached is not None and cached[0] == self.version
+        have_order = tuple(spec) in self._orders
         # a small result set is cheaper to sort than to find in the global order
         if count * 8 < live_count and not (have_order and count * 64 > live_count):
             return self._sort_slots(bits_to_slots(matches, self.nbits), spec, None)[start:end]
         order = self._order(spec)
-        if matches == self.live:
-            return order[start:end]
         raw = matches.to_bytes((self.nbits + 8) // 8, "little")
         out: list[int] = []
         seen = 0
