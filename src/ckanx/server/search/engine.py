@@ -610,7 +610,7 @@ class SearchIndex:
                 return False
             if vb is None:
                 return True
-            return (va > vb) if desc else (va < vb)
+            return bool(va > vb) if desc else bool(va < vb)
         return a < b
 
     def _insert_in_orders(self, slot: int) -> None:
