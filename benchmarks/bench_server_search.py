@@ -173,6 +173,25 @@ async def run_keyset(server: EmbeddedCKAN, pages: int) -> list[float]:
     return timings
 
 
+async def run_write_search(server: EmbeddedCKAN, n: int, rng: random.Random) -> list[float]:
+    """``n`` times: re-index one changed dataset, then one default-sorted search (no fq)."""
+    index = indexing.get_index(server)
+    ids = list(index.slot_of)
+    with server.db.transaction() as conn:
+        pkgs = models.package_dicts(conn, rng.sample(ids, n))
+    timings = []
+    transport = httpx.ASGITransport(app=server.app)
+    async with httpx.AsyncClient(transport=transport, base_url=server.site_url) as client:
+        for i, pkg in enumerate(pkgs):
+            pkg = {**pkg, "title": f"Changed {i}", "metadata_modified": f"2031-01-01T00:00:{i % 60:02d}.000000"}
+            t0 = time.perf_counter()
+            indexing.index_package(server, pkg)
+            resp = await client.post("/api/3/action/package_search", json={"rows": 10})
+            timings.append(time.perf_counter() - t0)
+            assert resp.json()["success"]
+    return timings
+
+
 def _rss_mb() -> float:
     """Current resident set size (Linux), in MB."""
     with open("/proc/self/statm") as fh:
@@ -185,6 +204,7 @@ def main() -> None:
     ap.add_argument("--datasets", type=int, default=100_000)
     ap.add_argument("--searches", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--write-search", type=int, default=50, help="write+search rounds to time (0: skip)")
     ap.add_argument("--keyset-pages", type=int, default=20, help="pages of keyset paging to time (0: skip)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -211,6 +231,12 @@ def main() -> None:
             f"package_search x{len(ms)} (fq + 2 facets, rows=10): p50 {statistics.median(ms):.1f} ms, "
             f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms"
         )
+        if args.write_search:
+            ws = sorted(t * 1000 for t in asyncio.run(run_write_search(server, args.write_search, rng)))
+            print(
+                f"re-index one dataset + default-sorted package_search x{len(ws)}: "
+                f"p50 {statistics.median(ws):.1f} ms, max {ws[-1]:.1f} ms"
+            )
         if args.keyset_pages:
             ks = sorted(t * 1000 for t in asyncio.run(run_keyset(server, args.keyset_pages)))
             print(
