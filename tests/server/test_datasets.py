@@ -159,6 +159,14 @@ def test_sublist_not_a_list_is_integrity_error(api: Api, org: dict[str, Any]) ->
     assert err["__type"] == "Integrity Error"
     assert err["message"] == ("Only lists of dicts can be placed against subschema ('tags',), not <class 'str'>")
     assert err["data"]["type"] == "dataset"
+    for value, message in [
+        (["a"], "Only lists of dicts can be placed against subschema ('tags',), not <class 'list'>"),
+        ([{"name": "ok"}, "b"], "Values in lists need to be dicts"),
+        (None, "Only lists of dicts can be placed against subschema ('tags',), not <class 'NoneType'>"),
+    ]:
+        err = error(api("package_create", {"name": "x1", "owner_org": org["id"], "tags": value}), 400)
+        assert err["message"] == message
+    assert ok(api("package_create", {"name": "x1", "owner_org": org["id"], "tags": []}))["tags"] == []
 
 
 def test_odd_values_accepted(api: Api, org: dict[str, Any]) -> None:

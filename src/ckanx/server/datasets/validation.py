@@ -397,16 +397,21 @@ def sort_error_dict(errs: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_sublist(data: dict[str, Any], key: str) -> None:
-    """A sub-schema value must be a list of dicts, or CKAN answers 400 Integrity Error."""
-    value = data.get(key)
-    if value is None:
+    """A sub-schema value must be a list of dicts, or CKAN answers 400 Integrity Error.
+
+    Only a missing key passes; null, a dict or a scalar fail like a list of non-dicts (CKAN's
+    messages: the type of the value, or "Values in lists need to be dicts" when the list starts
+    with a dict).
+    """
+    if key not in data:
         return
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+    value = data[key]
+    message = None
+    if not isinstance(value, list) or (value and not isinstance(value[0], dict)):
+        message = f"Only lists of dicts can be placed against subschema ('{key}',), not {type(value)!r}"
+    elif not all(isinstance(item, dict) for item in value):
+        message = "Values in lists need to be dicts"
+    if message is not None:
         shown = {**data}
         shown.setdefault("type", "dataset")
-        raise IntegrityError(
-            f"Only lists of dicts can be placed against subschema ('{key}',), not {type(value)!r}".replace(
-                "<class ", "<class "
-            ).replace('"', "'"),
-            shown,
-        )
+        raise IntegrityError(message, shown)
