@@ -624,6 +624,15 @@ def vocabulary_update(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         if name_errs:
             raise errors.ValidationError({"name": name_errs})
         ctx.conn.execute("UPDATE vocabulary SET name = ? WHERE id = ?", (data["name"], row["id"]))
+        if data["name"] != row["name"]:
+            # the search index files vocabulary tags under the vocabulary's name
+            affected = ctx.conn.execute(
+                "SELECT DISTINCT pt.package_id FROM package_tag pt JOIN tag t ON t.id = pt.tag_id "
+                "WHERE t.vocabulary_id = ?",
+                (row["id"],),
+            ).fetchall()
+            for pkg in models.package_dicts(ctx.conn, [r["package_id"] for r in affected]):
+                reindex(ctx, pkg)
     _vocab_tags(ctx, row["id"], data.get("tags"))
     return vocabulary_show(ctx, {"id": row["id"]})
 
