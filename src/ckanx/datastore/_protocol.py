@@ -1,7 +1,8 @@
 """One piece of logic, two send loops: DataStore jobs are generators of requests.
 
 An import or an export is written once, as a generator that *yields* what it needs from the server
-(:class:`Call` an action, :class:`Info` for ``status_show``, :class:`Stream` a raw GET into a sink)
+(:class:`Call` an action, :class:`Info` for ``status_show``, :class:`Stream` a GET on the site into a
+sink, :class:`Fetch` any URL with explicit headers)
 and receives the answer back (or has the client's exception thrown into it). :func:`drive` runs such
 a generator with a :class:`~ckanx.Client`, :func:`adrive` with an :class:`~ckanx.AsyncClient`; they
 are the only code that differs between the synchronous and asynchronous APIs. Generators may also
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["Call", "Emit", "Info", "Stream", "adrive", "aiterate", "drive", "iterate"]
+__all__ = ["Call", "Emit", "Fetch", "Info", "Stream", "adrive", "aiterate", "drive", "iterate"]
 
 T = TypeVar("T")
 
@@ -28,6 +29,7 @@ class Call:
 
     action: str
     data: dict[str, Any]
+    files: dict[str, Any] | None = None  # multipart uploads (see ckanx.Client.call_action)
 
 
 @dataclass
@@ -45,6 +47,20 @@ class Stream:
     path: str
     params: dict[str, str] = field(default_factory=dict)
     sink: Callable[[bytes], None] = lambda b: None
+
+
+@dataclass
+class Fetch:
+    """GET an absolute ``url`` with exactly ``headers`` (no token added, no redirect followed).
+
+    The generator receives the ``httpx.Response`` (body already consumed): for 200 and 206 the body
+    went to ``sink`` chunk by chunk, otherwise it was read into the response.
+    """
+
+    url: str
+    headers: dict[str, str]
+    sink: Callable[[bytes], None]
+    on_status: Callable[[int], None] | None = None  # called before a 200/206 body is fed to ``sink``
 
 
 @dataclass
@@ -98,23 +114,51 @@ async def _stream_async(client: Any, step: Stream) -> int:
         return int(response.status_code)
 
 
+def _fetch_sync(client: Any, step: Fetch) -> httpx.Response:
+    with client._http.stream("GET", step.url, headers=step.headers) as response:
+        if response.status_code in (200, 206):
+            if step.on_status is not None:
+                step.on_status(response.status_code)
+            for chunk in response.iter_bytes():
+                step.sink(chunk)
+        else:
+            response.read()
+        return response  # type: ignore[no-any-return]
+
+
+async def _fetch_async(client: Any, step: Fetch) -> httpx.Response:
+    async with client._http.stream("GET", step.url, headers=step.headers) as response:
+        if response.status_code in (200, 206):
+            if step.on_status is not None:
+                step.on_status(response.status_code)
+            async for chunk in response.aiter_bytes():
+                step.sink(chunk)
+        else:
+            await response.aread()
+        return response  # type: ignore[no-any-return]
+
+
 def _step_sync(client: Any, step: Any) -> Any:
     if isinstance(step, Call):
-        return client.call_action(step.action, step.data)
+        return client.call_action(step.action, step.data, step.files)
     if isinstance(step, Info):
         return client.server_info()
     if isinstance(step, Stream):
         return _stream_sync(client, step)
+    if isinstance(step, Fetch):
+        return _fetch_sync(client, step)
     raise TypeError(f"unknown step {step!r}")
 
 
 async def _step_async(client: Any, step: Any) -> Any:
     if isinstance(step, Call):
-        return await client.call_action(step.action, step.data)
+        return await client.call_action(step.action, step.data, step.files)
     if isinstance(step, Info):
         return await client.server_info()
     if isinstance(step, Stream):
         return await _stream_async(client, step)
+    if isinstance(step, Fetch):
+        return await _fetch_async(client, step)
     raise TypeError(f"unknown step {step!r}")
 
 
