@@ -304,3 +304,24 @@ def test_startup_rebuilds_the_index_from_the_database(site: dict[str, Any], serv
         found = index.search("*:*", ["+capacity:public +state:active"], sort="name asc")
         by_id = {d["id"]: n for n, d in site["datasets"].items()}
         assert [by_id[i] for i in found.ids] == ["ws-lake", "ws-river", "ws-roads"]
+
+
+def test_default_sort_ranks_name_and_title_matches_first(api: Any, make_org: Any) -> None:
+    # the same four datasets on CKAN 2.11.6 came back in this order for q=<word> (default sort)
+    org = make_org()
+    word = "zqxword"
+    for name, title, notes, tags in [
+        (f"{word}-c", "Other things", f"About {word} here", []),
+        (f"{word}-b", f"{word.title()} data", "Nothing", []),
+        (word, word, "x", []),
+        (f"{word}-d", "Else", "y", [{"name": word}]),
+    ]:
+        status, body = api(
+            "package_create", {"name": name, "title": title, "notes": notes, "owner_org": org["id"], "tags": tags}
+        )
+        assert status == 200, body
+    ranked = names(search(api, {"q": word}))
+    assert ranked == [word, f"{word}-b", f"{word}-d", f"{word}-c"]
+    assert search(api, {"q": word})["result"]["sort"] == "score desc, metadata_modified desc"
+    # two optional clauses under CKAN's mm (2<-1 ...): both must match
+    assert names(search(api, {"q": f"{word} OR nothing"})) == [f"{word}-b"]

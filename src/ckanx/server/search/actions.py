@@ -516,7 +516,11 @@ def package_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         for part in qf_spec.split():
             name, _, boost = part.partition("^")
             qf.append((name, float(boost) if boost else 1.0))
-        opts = QueryOptions(defType=deftype, qf=qf, mm=str(params.get("mm") or DEFAULT_MM))
+        try:
+            tie = float(params.get("tie") or 0.1)
+        except (TypeError, ValueError):
+            tie = 0.1
+        opts = QueryOptions(defType=deftype, qf=qf, mm=str(params.get("mm") or DEFAULT_MM), tie=tie)
     facet_on = str(params.get("facet", "true")).lower() == "true"
     facet_fields = list(params.get("facet.field") or []) if facet_on else []
     facet_limit = params.get("facet.limit", 50)

@@ -225,6 +225,7 @@ class QueryOptions:
     df: str = "text"
     qf: list[tuple[str, float]] | None = None
     mm: str | None = None
+    tie: float = 0.1
     default_and: bool = True
 
 
@@ -757,12 +758,18 @@ class _Evaluator:
             if self.opts.qf and self.opts.defType != "lucene":  # qf is dismax's; lucene uses df
                 fields = self.opts.qf
             out: int | None = None
-            for name, boost in fields:
+            # dismax scoring: the best field's boost plus ``tie`` times the others'; fields are
+            # visited best first, so "matched by a better field" is the union so far
+            for name, boost in sorted(fields, key=lambda fb: -fb[1]):
                 bits = self._leaf(node, name)
                 if bits is None:
                     continue
                 if self.leaves is not None and bits and not isinstance(node, RangeQuery):
-                    self.leaves.append((bits, boost * node.boost))
+                    weight = boost * node.boost
+                    better = out or 0
+                    self.leaves.append((bits & ~better, weight))
+                    if better:
+                        self.leaves.append((bits & better, weight * self.opts.tie))
                 out = bits if out is None else out | bits
             return out
         bits = self._leaf(node, node.field)
