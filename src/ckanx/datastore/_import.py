@@ -37,7 +37,7 @@ from ._source import (
     open_source,
     sniff_layout,
 )
-from ._types import KNOWN_TYPES, ColumnGuess, ConversionError, convert, json_safe
+from ._types import KNOWN_TYPES, ColumnGuess, ConversionError, convert
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_CHUNK_ROWS", "ImportFailed", "ImportOptions", "ImportReport"]
 
@@ -480,7 +480,8 @@ def _chunks(records: Iterator[dict[str, Any]], rows: int, max_bytes: int,
     for n, record in enumerate(records):
         if n < skip:
             continue
-        encoded = len(json.dumps(json_safe(record))) + 2  # ", " between records
+        # records are JSON-ready already (convert() made them so)
+        encoded = len(json.dumps(record)) + 2  # ", " between records
         if chunk and (len(chunk) >= rows or size + encoded > max_bytes):
             yield chunk, size
             chunk, size = [], ENVELOPE_BYTES

@@ -82,6 +82,8 @@ class ColumnGuess:
         if value is None or value == "":
             return
         self.seen += 1
+        if not self.can:
+            return  # text already: nothing can change that
         if isinstance(value, bool):
             self.can &= {"bool"}
         elif isinstance(value, int):
