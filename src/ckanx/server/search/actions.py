@@ -686,6 +686,7 @@ def resource_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     public = index.live
     for f in ("+state:active", "+capacity:public"):
         public &= index.evaluate(index.parse(f, True), QueryOptions()) or 0
+    public &= _resource_prefilter(index, fields)
     ids = [index.ids[s] for s in _slots(index, public)]
     from ..datasets import models
 
@@ -702,6 +703,29 @@ def resource_search(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     begin = offset or 0
     page = matches[begin : begin + limit] if limit is not None else matches[begin:]
     return {"count": total, "results": page}
+
+
+# resource fields the index keeps per dataset (as multi-valued columns): used to narrow the
+# datasets whose resources must be read
+_RESOURCE_INDEX_FIELDS = {"url": "res_url", "format": "res_format", "resource_type": "res_type"}
+
+
+def _resource_prefilter(index: SearchIndex, fields: dict[str, str]) -> int:
+    """Datasets that may hold a matching resource (all of them when no indexed field is asked)."""
+    from .engine import bits_from_slots
+
+    bits = index.live
+    for key, term in fields.items():
+        name = _RESOURCE_INDEX_FIELDS.get(key)
+        if name is None:
+            continue
+        needle = term.lower()
+        mcol = index.multi.get(name) or []
+        col = index.columns.get(name) or []
+        hits = [s for s, vals in enumerate(mcol) if vals and any(needle in v.lower() for v in vals)]
+        hits += [s for s, v in enumerate(col) if v is not None and needle in v.lower()]
+        bits &= bits_from_slots(hits, index.nbits)
+    return bits
 
 
 def _slots(index: SearchIndex, bits: int) -> list[int]:
