@@ -34,10 +34,13 @@ def guess(*values: Any) -> str:
         (("1", "1,234"), "text"),
         (("1", " 2"), "text"),  # surrounding spaces would be lost
         (("2024-01-31", "2023-12-01"), "date"),
-        (("2024-01-31", "2024-01-31T10:00:00"), "timestamp"),
+        (("2024-01-31T10:00:00", "2023-12-01T00:00:00"), "timestamp"),
+        (("2024-01-31", "2024-01-31T10:00:00"), "text"),  # the date would come back with T00:00:00
+        (("2024-01-31 10:00:00",), "text"),  # PostgreSQL writes a T
+        (("2024-01-31T10:00",), "text"),  # and the seconds
         (("2024-02-30",), "text"),
         (("01/02/2017",), "text"),  # day/month order is ambiguous
-        (("true", "FALSE"), "bool"),
+        (("true", "FALSE"), "text"),  # PostgreSQL writes t/f
         (("yes", "no"), "text"),
         (("", ""), "text"),
         ((1, 2.5), "numeric"),

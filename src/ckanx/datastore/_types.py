@@ -8,9 +8,11 @@ the same text. Hence:
   leading zero* (``007`` and post codes stay text, ``+5`` and ``-0`` too);
 * ``numeric``: decimals such as ``-1.50`` (never ``.5``, ``2e3``, ``NaN``/``inf`` or ``1,234``, which
   PostgreSQL would write back differently);
-* ``date``: ISO ``YYYY-MM-DD``; ``timestamp``: ISO date and time without a zone (``dd/mm/yyyy`` is
-  ambiguous and stays text);
-* ``bool``: ``true``/``false`` (any case) only;
+* ``date``: ISO ``YYYY-MM-DD``; ``timestamp``: exactly ``YYYY-MM-DDTHH:MM:SS`` (no zone, no
+  fraction: PostgreSQL would rewrite a space separator, a missing second or trailing zeros), and a
+  column mixing dates and timestamps stays text (``dd/mm/yyyy`` is ambiguous and stays text too);
+* ``bool`` only from JSON/Python booleans: text ``true``/``false`` stays text, because PostgreSQL
+  writes booleans back as ``t``/``f``;
 * ``json`` for objects and lists from JSON sources; everything else is ``text``.
 
 Empty cells are sent as null. Values JSON cannot carry are encoded deliberately: datetimes and
@@ -38,7 +40,7 @@ _NUM = re.compile(r"(0|-?[1-9][0-9]*)(\.[0-9]+)?|-0\.[0-9]*[1-9][0-9]*")
 _INT_IN = re.compile(r"[+-]?[0-9]+")
 _NUM_IN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")  # as PostgreSQL writes it back
 KNOWN_TYPES = frozenset(
     {"text", "int", "int4", "int8", "int2", "numeric", "float8", "float4", "bool", "date", "timestamp", "time",
      "json", "_text", "_int", "_numeric"}
@@ -116,12 +118,10 @@ class ColumnGuess:
             can.discard("numeric")
         if "date" in can and not (_DATE.fullmatch(text) and _valid_date(text)):
             can.discard("date")
-        if "timestamp" in can and not (
-            (_TS.fullmatch(text) and _valid_ts(text)) or (_DATE.fullmatch(text) and _valid_date(text))
-        ):
+        if "timestamp" in can and not (_TS.fullmatch(text) and _valid_ts(text)):
             can.discard("timestamp")
-        if "bool" in can and text.lower() not in ("true", "false"):
-            can.discard("bool")
+        # text never becomes bool: PostgreSQL writes booleans back as t/f
+        can.discard("bool")
         self.can = can
 
     def type(self) -> str:
