@@ -1102,6 +1102,9 @@ def _sql_error(ctx: Context, exc: sqlite3.Error, refused: list[errors.ActionErro
     if missing_fn:
         return NotAuthorized(f"Access denied: Not authorized to call function {missing_fn.group(1)}")
     kind, message = _pg_error(str(exc))
+    if ctx.version == "2.11" and message == "syntax error at end of input":
+        # 2.11 runs the query inside SELECT * FROM (<sql>) AS blah: PostgreSQL meets the ")" first
+        message = 'syntax error at or near ")"'
     if ctx.version == "2.12" and kind == "SyntaxError":
         return _message_error(f"Invalid SQL: {message}")
     return ValidationError(

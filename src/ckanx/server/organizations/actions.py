@@ -814,6 +814,9 @@ def group_member_delete(ctx: Context, data: dict[str, Any]) -> None:
 
 
 def _autocomplete(ctx: Context, data: dict[str, Any], *, is_org: bool) -> list[dict[str, Any]]:
+    if "q" not in data:
+        # CKAN reads data_dict["q"] without validation: a missing q is a KeyError, answered with a 500
+        raise errors.InternalError()
     (q,) = get_or_bust(data, "q")
     errs = Errors()
     limit = as_int(data.get("limit", 20), "limit", errs)
