@@ -74,7 +74,14 @@ def test_action_writes_with_token_file_json_args_and_upload(
     base = ["-r", ckan_server.url, "--token-file", str(token_file)]
     assert run(runner, "action", "organization_create", "name=org2", *base).exit_code == 0
     res = run(
-        runner, "action", "package_create", "name=ds2", "owner_org=org2", 'tags:[{"name": "xy"}]', "private:false", *base
+        runner,
+        "action",
+        "package_create",
+        "name=ds2",
+        "owner_org=org2",
+        'tags:[{"name": "xy"}]',
+        "private:false",
+        *base,
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["tags"][0]["name"] == "xy"

@@ -239,5 +239,5 @@ def _local_ckan(target: ResolvedTarget) -> Any:
     os.environ["CKAN_INI"] = str(target.local_config)
     try:
         return LocalCKAN(username=target.local_user)
-    except Exception as err:  # noqa: BLE001 - one line for the user
+    except Exception as err:
         raise CLIError(f"cannot use the local CKAN at {target.local_config}: {err}") from None
