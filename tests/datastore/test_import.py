@@ -17,8 +17,9 @@ from ckanx.testing import embedded_ckan
 class Recorder(httpx.HTTPTransport):
     """Records datastore_upsert bodies; can lose the answer of chosen upserts (after or before they land)."""
 
-    def __init__(self, lose: set[int] | None = None, land: bool = True) -> None:
+    def __init__(self, lose: set[int] | None = None, land: bool = True, max_body: int | None = None) -> None:
         super().__init__()
+        self.max_body = max_body
         self.lose = lose or set()
         self.land = land
         self.upserts: list[dict[str, Any]] = []
@@ -29,6 +30,9 @@ class Recorder(httpx.HTTPTransport):
             request.read()
             self.upserts.append(json.loads(request.content))
             self.sizes.append(len(request.content))
+            if self.max_body is not None and len(request.content) > self.max_body:
+                # what nginx answers for client_max_body_size
+                return httpx.Response(413, html="<html><title>413 Request Entity Too Large</title></html>")
             if len(self.upserts) in self.lose:
                 if self.land:
                     response = super().handle_request(request)
@@ -94,6 +98,20 @@ def test_lost_answer_never_duplicates_rows(ckan_server: Any, dataset: dict[str, 
         assert table_ids(ds, report.resource_id) == list(range(1, 1001))
         # resent only when the chunk had not landed
         assert len(rec.upserts) == (5 if land else 7)
+
+
+def test_too_large_chunks_are_halved(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "t.csv", 1000)
+    rec = Recorder(max_body=12_000)
+    with client_for(ckan_server, rec) as ck:
+        ds = DataStore(ck)
+        report = ds.import_table(dataset["id"], src, chunk_rows=1000)
+        assert report.split_chunks >= 3 and report.rows_committed == 1000
+        accepted = [u for u, size in zip(rec.upserts, rec.sizes, strict=True) if size <= 12_000]
+        assert sum(len(u["records"]) for u in accepted) == 1000
+        assert [u.get("calculate_record_count") for u in accepted][-1] is True
+        assert not any(u.get("calculate_record_count") for u in accepted[:-1])
+        assert table_ids(ds, report.resource_id) == list(range(1, 1001))
 
 
 def test_lost_answer_with_a_key_is_simply_retried(ckan_server: Any, dataset: dict[str, Any],

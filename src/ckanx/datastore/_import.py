@@ -103,7 +103,8 @@ class ImportReport:
         hxl: the HXL tags found under the header (``None`` if none) and ``hxl_mode`` what was done.
         nulls_for_nan: values (NaN, infinity) sent as null because JSON cannot carry them.
         blank_rows: rows with no value at all, skipped (counted in the last pass over the source).
-        chunks: upsert calls made; ``reconciled``: ambiguous chunks settled by counting rows.
+        chunks: chunks sent; ``reconciled``: ambiguous chunks settled by counting rows;
+        ``split_chunks``: chunks halved after a 413 (lower ``chunk_bytes`` for that server).
     """
 
     resource_id: str | None = None
@@ -125,6 +126,7 @@ class ImportReport:
     blank_rows: int = 0
     chunks: int = 0
     reconciled: int = 0
+    split_chunks: int = 0
     dry_run: bool = False
     server_version: str = ""
 
@@ -628,16 +630,27 @@ def _existing_rows(resource_id: str) -> Job[int]:
 
 def _send_chunk(data: dict[str, Any], chunk: list[dict[str, Any]], method: str, resource_id: str,
                 baseline: int, committed: int, report: ImportReport) -> Job[None]:
-    """Send one chunk; settle an unknown outcome of an insert by counting rows."""
+    """Send one chunk; settle an unknown outcome of an insert by counting rows; split a chunk the
+    server (or a proxy) refuses as too large (413) in halves."""
     for _attempt in range(MAX_RESENDS + 1):
         try:
             yield Call("datastore_upsert", data)
             return
-        except (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError) as err:
-            if isinstance(err, exc.HTTPStatusError) and err.status_code == 413:
-                raise ImportFailed(
-                    f"the server refused a chunk of {len(chunk)} rows as too large (HTTP 413): use a "
-                    "smaller chunk_bytes", report) from err
+        except exc.CKANAPIError as err:
+            if err.status_code == 413:
+                if len(chunk) == 1:
+                    raise ImportFailed("the server refuses a single record as too large (HTTP 413)", report) from err
+                half = len(chunk) // 2
+                report.split_chunks += 1
+                first = {**data, "records": chunk[:half]}
+                if "calculate_record_count" in first:
+                    first["calculate_record_count"] = False
+                yield from _send_chunk(first, chunk[:half], method, resource_id, baseline, committed, report)
+                rest = {**data, "records": chunk[half:]}
+                yield from _send_chunk(rest, chunk[half:], method, resource_id, baseline, committed + half, report)
+                return
+            if not isinstance(err, (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError)):
+                raise  # an answer (validation, auth, ...): not a transport problem
             if method != "insert":
                 raise  # the client already retried this idempotent call
             on_server = (yield from _existing_rows(resource_id)) - baseline
