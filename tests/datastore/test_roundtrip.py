@@ -115,3 +115,80 @@ def test_jsonl_round_trip_and_awkward_values(ckan_server: Any, dataset: dict[str
 
     assert convert(decimal.Decimal("1.10"), "numeric")[0] == "1.10"
     assert convert(dt.date(2024, 1, 2), "date")[0] == "2024-01-02"
+
+
+def test_url_source_is_streamed_with_the_token_on_the_same_site(ckan_server: Any, dataset: dict[str, Any],
+                                                                  corpus: Path, tmp_path: Path) -> None:
+    """A private dataset's uploaded CSV, imported from its download URL (one-shot stream, sampled types)."""
+    from ckanx.files import Files
+
+    ck = ckan_server.client
+    ck.action.package_patch(id=dataset["id"], private=True)
+    name = "data_gov_uk/resources/spend_defra_jan_17.csv"
+    res = Files(ck).upload(corpus / name, package_id=dataset["id"])
+    ds = DataStore(ck)
+    report = ds.import_table(dataset["id"], res["url"], resource_name="from-url", sample_rows=100)
+    assert report.rows_committed == 268 and report.encoding == "cp1252"
+    header, rows, _ = expected_table(corpus / name, "cp1252", 0)
+    out = tmp_path / "out.csv"
+    ds.export(report.resource_id, out)
+    with open(out, encoding="utf-8", newline="") as f:
+        assert list(csv.reader(f))[1:] == rows
+
+
+@pytest.mark.parametrize("name", ["hdx/resources/sdg_data_zwe.csv", "data_gov_uk/resources/spend_co_feb_17.csv"])
+def test_round_trip_on_212(corpus: Path, tmp_path: Path, name: str) -> None:
+    from ckanx.testing import embedded_ckan
+
+    with embedded_ckan(ckan_version="2.12") as srv:
+        srv.client.action.organization_create(name="org-212")
+        pkg = srv.client.action.package_create(name="ds-212", owner_org="org-212")
+        ds = DataStore(srv.client)
+        report = ds.import_table(pkg["id"], corpus / name, chunk_rows=1000)
+        encoding = "cp850" if "spend_co" in name else "utf-8"
+        _header, rows, hxl = expected_table(corpus / name, encoding, 6 if "spend_co" in name else 0)
+        assert report.rows_committed == len(rows)
+        ds.export(report.resource_id, tmp_path / "o.csv", hxl=True)
+        with open(tmp_path / "o.csv", encoding="utf-8", newline="") as f:
+            got = list(csv.reader(f))
+        assert got[2 if hxl else 1 :] == rows
+        assert len(list(ds.records(report.resource_id, page_rows=500))) == len(rows)
+
+
+def test_bom_and_semicolons(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path) -> None:
+    src = tmp_path / "bom.csv"
+    src.write_bytes("\ufeffname;amount;when\nZ\u00fcrich;1,5;2024-01-01\n\u00c9vian;2;2024-01-02\n".encode())
+    ds = DataStore(ckan_server.client)
+    report = ds.import_table(dataset["id"], src)
+    assert report.encoding == "utf-8-sig" and report.delimiter == ";"
+    assert [(f["id"], f["type"]) for f in report.fields] == [("name", "text"), ("amount", "text"), ("when", "date")]
+    assert list(ds.records(report.resource_id)) == [
+        {"name": "Z\u00fcrich", "amount": "1,5", "when": "2024-01-01"},
+        {"name": "\u00c9vian", "amount": "2", "when": "2024-01-02"},
+    ]
+
+
+def test_dataframe_like_objects_use_their_dtypes(ckan_server: Any, dataset: dict[str, Any]) -> None:
+    """pandas is optional and not installed here: a stand-in with a DataFrame's interface and module."""
+    import math
+
+    class Dtype:
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
+
+    class Dtypes(dict):  # type: ignore[type-arg]
+        pass
+
+    class FakeFrame:
+        columns = ["id", "ratio", "label"]
+        dtypes = Dtypes(id=Dtype("i"), ratio=Dtype("f"), label=Dtype("O"))
+
+        def itertuples(self, index: bool = True, name: str | None = "Pandas") -> Any:
+            return iter([(1, 0.5, "a"), (2, math.nan, "b"), (3, math.inf, None)])
+
+    FakeFrame.__module__ = "pandas.core.frame"
+    ds = DataStore(ckan_server.client)
+    report = ds.import_table(dataset["id"], FakeFrame(), resource_name="frame")
+    assert [(f["id"], f["type"]) for f in report.fields] == [("id", "int8"), ("ratio", "numeric"), ("label", "text")]
+    assert report.nulls_for_nan == 2
+    assert [r["ratio"] for r in ds.records(report.resource_id)] == [0.5, None, None]
