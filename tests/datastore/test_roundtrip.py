@@ -129,7 +129,7 @@ def test_url_source_is_streamed_with_the_token_on_the_same_site(ckan_server: Any
     ds = DataStore(ck)
     report = ds.import_table(dataset["id"], res["url"], resource_name="from-url", sample_rows=100)
     assert report.rows_committed == 268 and report.encoding == "cp1252"
-    header, rows, _ = expected_table(corpus / name, "cp1252", 0)
+    _header, rows, _ = expected_table(corpus / name, "cp1252", 0)
     out = tmp_path / "out.csv"
     ds.export(report.resource_id, out)
     with open(out, encoding="utf-8", newline="") as f:
