@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from tests.bulk.helpers import ckanx_process, cli, jsonl, kill_when, slow_action
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"

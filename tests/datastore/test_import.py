@@ -11,6 +11,7 @@ import pytest
 
 from ckanx import Client
 from ckanx.datastore import DataStore, ImportFailed
+from ckanx.datastore import _import as import_module
 from ckanx.testing import embedded_ckan
 
 
@@ -88,7 +89,9 @@ def test_record_count_left_to_212_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("land", [True, False])
 def test_lost_answer_never_duplicates_rows(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path,
-                                           land: bool) -> None:
+                                           land: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(import_module, "SETTLE_SECONDS", 0.3)
+    monkeypatch.setattr(import_module, "SETTLE_POLL", 0.1)
     src = write_csv(tmp_path / "t.csv", 1000)
     rec = Recorder(lose={2, 4}, land=land)
     with client_for(ckan_server, rec) as ck:
@@ -98,6 +101,46 @@ def test_lost_answer_never_duplicates_rows(ckan_server: Any, dataset: dict[str, 
         assert table_ids(ds, report.resource_id) == list(range(1, 1001))
         # resent only when the chunk had not landed
         assert len(rec.upserts) == (5 if land else 7)
+        assert report.warnings == []
+
+
+def test_a_chunk_still_running_after_a_timeout_is_waited_for(ckan_server: Any, dataset: dict[str, Any],
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer times out but the server commits the chunk later: it must not be sent again."""
+    import threading
+
+    monkeypatch.setattr(import_module, "SETTLE_POLL", 0.1)
+    src = write_csv(tmp_path / "t.csv", 600)
+    late: list[threading.Thread] = []
+
+    class SlowCommit(Recorder):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/datastore_upsert") and not late:
+                request.read()
+                self.upserts.append(json.loads(request.content))
+                forward = httpx.Request(request.method, request.url, headers=request.headers,
+                                        content=request.content)
+
+                def commit_later() -> None:
+                    import time
+
+                    time.sleep(0.6)
+                    with httpx.HTTPTransport() as t:
+                        t.handle_request(forward).read()
+
+                late.append(threading.Thread(target=commit_later))
+                late[0].start()
+                raise httpx.ReadTimeout("timed out", request=request)
+            return super().handle_request(request)
+
+    rec = SlowCommit()
+    with client_for(ckan_server, rec) as ck:
+        ds = DataStore(ck)
+        report = ds.import_table(dataset["id"], src, chunk_rows=200)
+        late[0].join()
+        assert report.reconciled == 1 and report.warnings == []
+        assert table_ids(ds, report.resource_id) == list(range(1, 601))
+        assert len(rec.upserts) == 3  # the first chunk was never sent twice
 
 
 def test_too_large_chunks_are_halved(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path) -> None:

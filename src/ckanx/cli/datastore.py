@@ -150,6 +150,8 @@ def import_command(resource_or_dataset: str, source: str, primary_key: tuple[str
     finally:
         client.close()
     progress.finish(report.summary())
+    for warning in report.warnings:
+        click.echo(f"ckanx: warning: {warning}", err=True)
     _json_out(report.__dict__)
 
 

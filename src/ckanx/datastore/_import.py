@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import _exceptions as exc
 from ..bulk.checkpoint import Checkpoint
-from ._protocol import Call, Info, Job
+from ._protocol import Call, Info, Job, Sleep
 from ._source import (
     OpenedSource,
     SourceError,
@@ -46,6 +46,10 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024  # under common proxies' body limits (ngin
 DEFAULT_SAMPLE_ROWS = 20_000
 MIN_CHUNK_ROWS = 1
 MAX_RESENDS = 3
+# after an unknown outcome the server may still be working on the chunk (a read timeout or a 504
+# does not stop it): the row count is watched this long before the chunk is taken as lost
+SETTLE_SECONDS = 60.0
+SETTLE_POLL = 2.0
 ENVELOPE_BYTES = 512  # resource_id, method, flags around the records
 HXL_MODES = ("info", "data", "drop")
 
@@ -127,6 +131,7 @@ class ImportReport:
     chunks: int = 0
     reconciled: int = 0
     split_chunks: int = 0
+    warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     server_version: str = ""
 
@@ -605,6 +610,14 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
     report.rows_committed = committed
     if checkpoint is not None:
         checkpoint.remove()
+    if method == "insert" and report.reconciled:
+        # a chunk taken as lost may still have been applied after the settle time: say so
+        total = yield from _existing_rows(resource_id)
+        if total != baseline + committed:
+            report.warnings.append(
+                f"the table has {total} rows, {baseline + committed} expected: a chunk whose answer was lost "
+                "may have been applied twice (or someone else wrote to the table)"
+            )
     return report
 
 
@@ -626,6 +639,17 @@ def _existing_rows(resource_id: str) -> Job[int]:
     except exc.NotFound:
         return 0
     return _total(result)
+
+
+def _settled_count(resource_id: str, baseline: int, committed: int, size: int) -> Job[int]:
+    """Rows from this import once the lost chunk has either landed or had time to."""
+    waited = 0.0
+    while True:
+        on_server = (yield from _existing_rows(resource_id)) - baseline
+        if on_server != committed or waited >= SETTLE_SECONDS:
+            return on_server
+        yield Sleep(SETTLE_POLL)
+        waited += SETTLE_POLL
 
 
 def _send_chunk(data: dict[str, Any], chunk: list[dict[str, Any]], method: str, resource_id: str,
@@ -653,8 +677,8 @@ def _send_chunk(data: dict[str, Any], chunk: list[dict[str, Any]], method: str, 
                 raise  # an answer (validation, auth, ...): not a transport problem
             if method != "insert":
                 raise  # the client already retried this idempotent call
-            on_server = (yield from _existing_rows(resource_id)) - baseline
             report.reconciled += 1
+            on_server = yield from _settled_count(resource_id, baseline, committed, len(chunk))
             if on_server == committed + len(chunk):
                 return  # the chunk landed; only its answer was lost
             if on_server != committed:

@@ -11,6 +11,8 @@ yield :class:`Emit` to hand records to the caller (the ``records()`` iterators).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["Call", "Emit", "Fetch", "Info", "Stream", "adrive", "aiterate", "drive", "iterate"]
+__all__ = ["Call", "Emit", "Fetch", "Info", "Sleep", "Stream", "adrive", "aiterate", "drive", "iterate"]
 
 T = TypeVar("T")
 
@@ -61,6 +63,13 @@ class Fetch:
     headers: dict[str, str]
     sink: Callable[[bytes], None]
     on_status: Callable[[int], None] | None = None  # called before a 200/206 body is fed to ``sink``
+
+
+@dataclass
+class Sleep:
+    """Wait ``seconds`` (``time.sleep`` or ``asyncio.sleep``); the generator receives ``None``."""
+
+    seconds: float
 
 
 @dataclass
@@ -147,6 +156,9 @@ def _step_sync(client: Any, step: Any) -> Any:
         return _stream_sync(client, step)
     if isinstance(step, Fetch):
         return _fetch_sync(client, step)
+    if isinstance(step, Sleep):
+        time.sleep(step.seconds)
+        return None
     raise TypeError(f"unknown step {step!r}")
 
 
@@ -159,6 +171,9 @@ async def _step_async(client: Any, step: Any) -> Any:
         return await _stream_async(client, step)
     if isinstance(step, Fetch):
         return await _fetch_async(client, step)
+    if isinstance(step, Sleep):
+        await asyncio.sleep(step.seconds)
+        return None
     raise TypeError(f"unknown step {step!r}")
 
 
