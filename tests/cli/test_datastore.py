@@ -93,6 +93,8 @@ def test_dry_run_and_errors(runner: CliRunner, ckan_server: Any, dataset: dict[s
     assert no_ckpt.exit_code == 2 and "nothing to resume" in no_ckpt.stderr
     bad_spec = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--type", "oops")
     assert bad_spec.exit_code == 2
+    parquet = cli(runner, ckan_server, "datastore", "export", "nope", "--format", "parquet")
+    assert parquet.exit_code == 2 and "needs -O FILE" in parquet.stderr
     no_table = cli(runner, ckan_server, "datastore", "export", "nope", "-q")
     assert no_table.exit_code == 1 and no_table.stderr.startswith("ckanx: error: datastore_search")
 

@@ -192,3 +192,17 @@ def test_dataframe_like_objects_use_their_dtypes(ckan_server: Any, dataset: dict
     assert [(f["id"], f["type"]) for f in report.fields] == [("id", "int8"), ("ratio", "numeric"), ("label", "text")]
     assert report.nulls_for_nan == 2
     assert [r["ratio"] for r in ds.records(report.resource_id)] == [0.5, None, None]
+
+
+@pytest.mark.anyio
+async def test_async_url_source(ckan_server: Any, dataset: dict[str, Any], corpus: Path) -> None:
+    from ckanx import AsyncClient
+    from ckanx.datastore import AsyncDataStore
+    from ckanx.files import Files
+
+    res = Files(ckan_server.client).upload(corpus / "hdx/resources/dem_data_zwe.csv", package_id=dataset["id"])
+    async with AsyncClient(ckan_server.url, ckan_server.token) as ack:
+        report = await AsyncDataStore(ack).import_table(dataset["id"], res["url"], resource_name="async-url")
+    _header, rows, hxl = expected_table(corpus / "hdx/resources/dem_data_zwe.csv", "utf-8", 0)
+    assert hxl is not None and report.hxl == hxl
+    assert report.rows_committed == len(rows) == 1458

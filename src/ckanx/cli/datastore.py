@@ -182,6 +182,8 @@ def export_command(resource_id: str, output: Path | None, fmt: str | None, filte
         fmt = {"jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix, "csv")
     if resume and output is None:
         raise CLIError("--resume needs -O FILE (stdout cannot be resumed)", ExitCode.USAGE)
+    if fmt == "parquet" and output is None:
+        raise CLIError("--format parquet needs -O FILE", ExitCode.USAGE)
     try:
         filt = json.loads(filters) if filters else None
     except ValueError as err:

@@ -60,11 +60,13 @@ class _DataStoreJobs:
 
             # a URL source is read synchronously (row parsing is CPU work anyway); the token goes
             # only to the CKAN site itself
-            http = self.client._http if isinstance(self.client._http, httpx.Client) else None
-            if http is None:
-                http = httpx.Client(verify=self.client.verify, timeout=self.client.timeout)
+            own = not isinstance(self.client._http, httpx.Client)
+            http = httpx.Client(verify=self.client.verify, timeout=self.client.timeout) if own else self.client._http
             opts.http = http
             opts.headers = auth_headers(self.client, source)
+            if opts.checkpoint is not None:
+                opts.checkpoint = Path(opts.checkpoint)
+            return _closing(import_job(opts), http) if own else import_job(opts)
         if opts.checkpoint is not None:
             opts.checkpoint = Path(opts.checkpoint)
         return import_job(opts)
@@ -247,6 +249,14 @@ def _delete_call(resource_id: str, filters: Mapping[str, Any] | None, force: boo
     if force:
         data["force"] = True
     return Call("datastore_delete", data)
+
+
+def _closing(job: Job[ImportReport], http: Any) -> Job[ImportReport]:
+    """Run ``job``, then close the HTTP client opened for its URL source."""
+    try:
+        return (yield from job)
+    finally:
+        http.close()
 
 
 def _one(call: Call) -> Job[Any]:
