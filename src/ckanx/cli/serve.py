@@ -99,6 +99,7 @@ def run_serve(
         raise ServeError(f"cannot open the site: {exc}", ServeExit.FAILURE) from None
     try:
         for path, rows in loaded:
+            click.echo(f"seeding {path} ({len(rows)} datasets)...", file=err)
             report = seed(running.server, rows, default_owner_org=default_owner_org)
             click.echo(f"seeded {path}: {report.summary()}", file=err)
             if report.skipped_no_org:
