@@ -1,0 +1,27 @@
+"""Shared fixtures of the reliability tests: one embedded CKAN per module, a fault proxy per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ckanx.testing import CKANServer, start_ckan_server
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[CKANServer]:
+    """An embedded CKAN shared by a module's tests (each test uses its own object names)."""
+    srv = start_ckan_server()
+    try:
+        srv.client.action.organization_create(name="rel-org")
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No site or token from the environment of whoever runs the tests."""
+    for var in ("CKAN_URL", "CKAN_API_TOKEN", "CKANAPI_PARALLEL_LIMIT", "CKANAPI_MY_SITES", "CKANX_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
