@@ -50,6 +50,7 @@ def write_csv(path: Path, rows: int) -> Path:
 
 
 def client_for(srv: Any, transport: httpx.BaseTransport) -> Client:
+    """A client of the embedded server or of a ``site`` (both have ``url`` and ``token``)."""
     return Client(srv.url, srv.token, transport=transport, retries=1)
 
 
@@ -57,10 +58,12 @@ def table_ids(ds: DataStore, rid: str) -> list[int]:
     return [r["id"] for r in ds.records(rid, fields=["id"], page_rows=700)]
 
 
-def test_chunks_bounded_by_rows_and_bytes(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.contract
+def test_chunks_bounded_by_rows_and_bytes(site: Any, tmp_path: Path) -> None:
+    dataset = site.dataset
     src = write_csv(tmp_path / "t.csv", 2000)
     rec = Recorder()
-    with client_for(ckan_server, rec) as ck:
+    with client_for(site, rec) as ck:
         ds = DataStore(ck)
         report = ds.import_table(dataset["id"], src, chunk_rows=500, chunk_bytes=20_000)
         assert report.rows_committed == 2000
@@ -87,14 +90,16 @@ def test_record_count_left_to_212_default(tmp_path: Path) -> None:
     assert [u.get("calculate_record_count", "absent") for u in rec.upserts] == [False, False, "absent"]
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize("land", [True, False])
-def test_lost_answer_never_duplicates_rows(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path,
-                                           land: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lost_answer_never_duplicates_rows(site: Any, tmp_path: Path, land: bool,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = site.dataset
     monkeypatch.setattr(import_module, "SETTLE_SECONDS", 0.3)
     monkeypatch.setattr(import_module, "SETTLE_POLL", 0.1)
     src = write_csv(tmp_path / "t.csv", 1000)
     rec = Recorder(lose={2, 4}, land=land)
-    with client_for(ckan_server, rec) as ck:
+    with client_for(site, rec) as ck:
         ds = DataStore(ck)
         report = ds.import_table(dataset["id"], src, chunk_rows=200)
         assert report.reconciled == 2

@@ -41,11 +41,12 @@ def expected_table(path: Path, encoding: str, skip: int) -> tuple[list[str], lis
     return cut(header), [cut(r) for r in data], cut(hxl) if hxl else None
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize(("name", "encoding", "skip", "count"), CORPUS_FILES)
-def test_corpus_round_trip(ckan_server: Any, dataset: dict[str, Any], corpus: Path, tmp_path: Path,
-                           name: str, encoding: str, skip: int, count: int) -> None:
-    ds = DataStore(ckan_server.client)
-    report = ds.import_table(dataset["id"], corpus / name)
+def test_corpus_round_trip(site: Any, corpus: Path, tmp_path: Path, name: str, encoding: str, skip: int,
+                           count: int) -> None:
+    ds = DataStore(site.client)
+    report = ds.import_table(site.dataset["id"], corpus / name)
     assert report.rows_committed == count
     assert report.encoding in (encoding, "utf-8-sig")
     header, rows, hxl = expected_table(corpus / name, encoding, skip)
