@@ -219,6 +219,16 @@ def test_type_overrides_and_data_dictionary(ckan_server: Any, dataset: dict[str,
     assert float(hit["value"]) == pytest.approx(0.8219299912452698)
 
 
+def test_progress_and_dropped_hxl_row(ckan_server: Any, dataset: dict[str, Any], corpus: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    ds = DataStore(ckan_server.client)
+    report = ds.import_table(dataset["id"], corpus / "hdx/resources/dem_data_zwe.csv", hxl="drop",
+                             chunk_rows=500, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 1458), (500, 1458), (1000, 1458), (1458, 1458)]
+    assert report.hxl_mode == "drop" and all("info" not in f for f in report.fields)
+    assert report.rows_committed == 1458
+
+
 def test_hxl_row_kept_as_data(ckan_server: Any, dataset: dict[str, Any], corpus: Path) -> None:
     ds = DataStore(ckan_server.client)
     report = ds.import_table(dataset["id"], corpus / "hdx/resources/dem_data_zwe.csv", hxl="data")

@@ -118,7 +118,8 @@ class DataStore(_DataStoreJobs):
             method: ``insert`` (default without a key), ``upsert`` (default with one) or ``update``.
             force: write to tables owned by xloader/datapusher.
             dry_run: read and check everything (encoding, types, keys, target) without writing.
-            progress: called with ``(rows_committed, None)`` after each chunk.
+            progress: called with ``(rows_committed, rows_expected)`` after each chunk (the second is
+                ``None`` when unknown, e.g. for streams and URLs).
             options: ``encoding``, ``delimiter``, ``skip_rows`` (rows before the header),
                 ``hxl`` (``"info"``: HXL tags go to the fields' ``info["hxl"]`` (default); ``"data"``:
                 the tag row is the first data row; ``"drop"``), ``checkpoint`` (a path; needed for

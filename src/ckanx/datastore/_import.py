@@ -233,7 +233,7 @@ def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
             current.close()
 
     guesses = _guess(rows() if rewindable else _buffered(state, rows, opts.sample_rows), len(names),
-                     opts.sample_rows if not rewindable else None)
+                     opts.sample_rows if not rewindable else None, extra)
     if not rewindable:
         buffered = state.pop("buffer")
         rest = state.pop("rest")
@@ -276,13 +276,18 @@ def _buffered(state: dict[str, Any], rows: Callable[[], Iterator[list[Any]]], li
             return
 
 
-def _guess(rows: Iterator[list[Any]], width: int, limit: int | None) -> list[ColumnGuess]:
+def _guess(rows: Iterator[list[Any]], width: int, limit: int | None,
+           extra: dict[str, Any] | None = None) -> list[ColumnGuess]:
+    """Type evidence from the rows (up to ``limit``); a full pass also counts them (``extra["rows"]``)."""
     guesses = [ColumnGuess() for _ in range(width)]
-    for n, row in enumerate(rows):
+    n = 0
+    for n, row in enumerate(rows, 1):
         for g, v in zip(guesses, row, strict=False):
             g.add(v)
-        if limit is not None and n + 1 >= limit:
+        if limit is not None and n >= limit:
             break
+    if limit is None and extra is not None:
+        extra["rows"] = n
     return guesses
 
 
@@ -585,8 +590,9 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
     records = _records(table, fields, report)
     chunks = _chunks(records, opts.chunk_rows, opts.chunk_bytes, skip)
     pending = next(chunks, None)
+    expected_rows = table.report_extra.get("rows")  # known after a full typing pass over a file
     if opts.progress:
-        opts.progress(committed, None)
+        opts.progress(committed, expected_rows)
     while pending is not None:
         chunk, _size = pending
         following = next(chunks, None)
@@ -605,7 +611,7 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
             state["committed"] = committed
             checkpoint.save(state)
         if opts.progress:
-            opts.progress(committed, None)
+            opts.progress(committed, expected_rows)
         pending = following
     report.rows_committed = committed
     if checkpoint is not None:
