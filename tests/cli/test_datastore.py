@@ -91,6 +91,11 @@ def test_dry_run_and_errors(runner: CliRunner, ckan_server: Any, dataset: dict[s
     no_ckpt = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--resume",
                   "--checkpoint", str(tmp_path / "none"))
     assert no_ckpt.exit_code == 2 and "nothing to resume" in no_ckpt.stderr
+    other = tmp_path / "other.ckpt"
+    other.write_text(json.dumps({"version": 1, "job": {"command": "something else"}, "state": {}}))
+    wrong_job = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--resume", "--checkpoint",
+                    str(other))
+    assert wrong_job.exit_code == 2 and "different job" in wrong_job.stderr
     bad_spec = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--type", "oops")
     assert bad_spec.exit_code == 2
     parquet = cli(runner, ckan_server, "datastore", "export", "nope", "--format", "parquet")

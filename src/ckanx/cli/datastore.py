@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..bulk.checkpoint import CheckpointError
 from ..bulk.engine import Progress
 from ..datastore import DataStore, ImportFailed, SourceError
 from . import main
@@ -138,6 +139,9 @@ def import_command(resource_or_dataset: str, source: str, primary_key: tuple[str
             checkpoint=None if dry_run else ckpt, resume=resume, replace=replace, append=append,
             resource_name=resource_name,
         )
+    except CheckpointError as err:
+        progress.stop()
+        raise CLIError(str(err), ExitCode.USAGE) from None
     except (ImportFailed, SourceError) as err:
         progress.stop()
         hint = ""
@@ -197,6 +201,9 @@ def export_command(resource_id: str, output: Path | None, fmt: str | None, filte
             fields=fields.split(",") if fields else None, sort=sort, q=q, hxl=hxl,
             checkpoint=ckpt if fmt != "parquet" else None, resume=resume, progress=_progress_callback(progress),
         )
+    except CheckpointError as err:
+        progress.stop()
+        raise CLIError(str(err), ExitCode.USAGE) from None
     except BaseException:
         progress.stop()
         raise
