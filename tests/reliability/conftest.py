@@ -25,3 +25,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No site or token from the environment of whoever runs the tests."""
     for var in ("CKAN_URL", "CKAN_API_TOKEN", "CKANAPI_PARALLEL_LIMIT", "CKANAPI_MY_SITES", "CKANX_CONFIG"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry backoff in milliseconds instead of 0.5-8 s: the same retry decisions, a fast suite.
+
+    The command line has no ``--retries``/backoff option, so the library's constants are lowered here.
+    """
+    from ckanx import _core
+
+    monkeypatch.setattr(_core, "INITIAL_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(_core, "MAX_RETRY_DELAY", 0.08)
