@@ -135,7 +135,7 @@ def main() -> None:
     env.pop("CKAN_URL", None)
     env.pop("CKAN_API_TOKEN", None)
     ckanx = [sys.executable, "-c", "from ckanx.cli import main; main()"]
-    ckanapi = [sys.executable, "-m", "ckanapi"]
+    ckanapi = [sys.executable, "-c", "import sys; from ckanapi.cli.main import main; sys.exit(main())"]
     target_x = ["-r", args.url, "--token-file", str(args.token_file), "-q"]
     target_a = ["-r", args.url, "-a", token, "-q"]
 

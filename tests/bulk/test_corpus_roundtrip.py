@@ -49,7 +49,10 @@ def comparable(ds: dict[str, Any], org: str | None = None) -> dict[str, Any]:
                 r.get("description") or "",
                 # CKAN rewrites formats: "video/mp4" becomes "MP4", "audio/x-wav" "WAV"
                 (r.get("format") or "").lower().rsplit("/", 1)[-1].removeprefix("x-"),
-                _file_name(r["url"]) if r.get("url_type") == "upload" else (r.get("url") or ""),
+                # an upload's name is rewritten by the site (lower case, cleaned, cut): keep the extension
+                ("upload", _file_name(r["url"]).rsplit(".", 1)[-1].lower())
+                if r.get("url_type") == "upload"
+                else (r.get("url") or ""),
             )
             for r in ds.get("resources") or []
         ],

@@ -171,7 +171,7 @@ def test_differences_ignore_volatile_and_site_specific_values() -> None:
         "resources": [
             {
                 "id": "r1",
-                "url": "http://b.org/dataset/ds/resource/r1/download/f%20g.csv",
+                "url": "http://b.org/dataset/ds/resource/r1/download/f20g.csv",
                 "url_type": "upload",
                 "created": "2024",
                 "position": 0,
@@ -190,7 +190,7 @@ def test_differences_ignore_volatile_and_site_specific_values() -> None:
         "resources": [
             {
                 "id": "r1",
-                "url": "http://a.org/dataset/ds/resource/r1/download/f g.csv",
+                "url": "http://a.org/dataset/ds/resource/r1/download/F%20g.csv",
                 "url_type": "upload",
                 "created": "2020",
             }
@@ -255,3 +255,18 @@ def test_keyset_pages_must_rise() -> None:
         check_keyset_page([{"id": "a"}, {"id": "b"}], "b")  # the fq range was ignored
     with pytest.raises(KeysetError):
         check_keyset_page([{"id": "c"}, {"id": "b"}], None)  # the sort was ignored
+
+
+def test_uploaded_file_names_compare_as_sites_store_them() -> None:
+    from ckanx.bulk.records import _same_upload
+
+    site = "http://b.org/dataset/d/resource/r/download/"
+    src = "https://a.org/dataset/d/resource/r/download/"
+    # names as CKAN 2.11.6 stored them (checked with package_create on the oracle)
+    assert _same_upload(src + "10110N0006b.pdf", site + "10110n0006b.pdf")
+    assert _same_upload(src + "%E6%96%B0%E8%B1%90_m2.pdf", site + "e696b0e8b190_m2.pdf")
+    long_src = src + "20170513%20" + "%E8%87%BA" * 20 + ".pdf"
+    long_site = site + ("2017051320" + "e887ba" * 20)[:96] + ".pdf"  # cut to the length limit
+    assert _same_upload(long_src, long_site)
+    assert not _same_upload(src + "a.pdf", site + "b.pdf")
+    assert not _same_upload(src + "report.pdf", site + "report.csv")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from tests.bulk.helpers import cli, jsonl, read_log
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.bulk.helpers import cli, make_datasets, read_log
 
 from ckanx.bulk.actions import extract_ids_or_names
 from ckanx.bulk.jsonl import InputLine
+from tests.bulk.helpers import cli, make_datasets, read_log
 
 
 @pytest.fixture

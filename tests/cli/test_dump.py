@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from tests.bulk.helpers import cli, count_actions, jsonl, make_datasets, read_log
 
 
@@ -143,3 +144,18 @@ def test_token_never_printed(runner: CliRunner, ckan_server: Any, tmp_path: Path
     result2 = cli(runner, ckan_server, "dump", "datasets", "nope", "-l", str(log))
     for text in (result.stdout, result.stderr, result2.stdout, result2.stderr, log.read_text()):
         assert ckan_server.token not in text
+
+
+def test_dump_datastore_fields_and_resource_views(runner: CliRunner, ckan_server: Any) -> None:
+    ck = ckan_server.client
+    make_datasets(ck, 1)
+    res = ck.action.package_show(id="ds-0000")["resources"][0]
+    ck.action.datastore_create(
+        resource_id=res["id"], fields=[{"id": "a", "type": "int"}], records=[{"a": 1}], force=True
+    )
+    result = cli(runner, ckan_server, "dump", "datasets", "ds-0000", "-d", "-R")
+    assert result.exit_code == 0, result.stderr
+    dumped = jsonl(result.stdout)[0]["resources"][0]
+    assert [f["id"] for f in dumped["datastore_fields"]] == ["_id", "a"]
+    plain = jsonl(cli(runner, ckan_server, "dump", "datasets", "ds-0000").stdout)[0]["resources"][0]
+    assert "datastore_fields" not in plain

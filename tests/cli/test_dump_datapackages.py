@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from tests.bulk.helpers import cli, jsonl
 
 from ckanx.bulk.datapackage import resource_filename, same_origin
+from tests.bulk.helpers import cli, jsonl
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from tests.bulk.helpers import ckanx_process, cli, jsonl, kill_when, records, slow_action
 
 N = 150

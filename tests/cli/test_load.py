@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from tests.bulk.helpers import cli, count_actions, jsonl, make_datasets, read_log, writes
 
 

@@ -13,13 +13,14 @@ The load rules (also in ``ckanx load --help`` and ``docs/cli.md``):
 * **Unchanged records are not written.** A record is unchanged when every key it has that the site
   also stores equals the site's value after normalisation: ids, timestamps and counters are ignored,
   ``None`` equals ``""``, tags/groups compare as sets of names, the organization by name, extras as
-  a mapping, uploaded resource URLs by file name (the host differs between sites). Keys the site does
+  a mapping, uploaded resource URLs by file name as sites clean it up (the host differs). Keys the site does
   not store at all (another site's custom schema) are ignored.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -245,12 +246,41 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _norm_url(res: dict[str, Any]) -> Any:
-    url = res.get("url")
-    if res.get("url_type") == "upload" and isinstance(url, str):
-        # uploads live under each site's own host: compare the file name only
-        return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return url
+def _upload_names(url: str) -> set[str]:
+    """Comparable forms of an uploaded file's name.
+
+    Sites store an upload's name cleaned up (observed on CKAN 2.11.6: lower case, ``%`` and other
+    characters outside ``[a-z0-9_.-]`` dropped, long names cut near 100 characters), and each site
+    serves it under its own host. Both the raw and the percent-decoded name are reduced that way.
+    """
+    raw = urlsplit(url).path.rsplit("/", 1)[-1]
+    out = set()
+    for name in (raw, unquote(raw)):
+        text = re.sub(r"[^a-z0-9_.-]", "", name.strip().lower().replace(" ", "-"))
+        out.add(re.sub(r"-+", "-", text))
+    return out
+
+
+def _same_upload(a: str, b: str) -> bool:
+    for x in _upload_names(a):
+        for y in _upload_names(b):
+            if x == y:
+                return True
+            short, long = sorted((x, y), key=len)
+            stem, dot, ext = short.rpartition(".")
+            # a name cut to the site's length limit keeps its extension: compare the stems
+            if dot and len(short) >= 60 and long.endswith("." + ext) and long.startswith(stem):
+                return True
+    return False
+
+
+def _same_url(want: dict[str, Any], have: dict[str, Any]) -> bool:
+    a, b = want.get("url"), have.get("url")
+    if _empty(a) and _empty(b):
+        return True
+    if want.get("url_type") == "upload" and isinstance(a, str) and isinstance(b, str):
+        return _same_upload(a, b)  # uploads live under each site's own host
+    return bool(a == b)
 
 
 def _norm_format(value: Any) -> str:
@@ -291,7 +321,7 @@ def _resource_differences(want: list[Any], have: list[Any]) -> list[str]:
             if key in _RESOURCE_VOLATILE or key not in h:
                 continue
             if key == "url":
-                if _norm_url(w) != _norm_url(h) and not (_empty(w.get("url")) and _empty(h.get("url"))):
+                if not _same_url(w, h):
                     out.append(f"resources[{i}].url")
             elif key == "format":
                 if _norm_format(value) != _norm_format(h.get(key)):
