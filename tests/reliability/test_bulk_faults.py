@@ -28,7 +28,8 @@ PAGE_ROWS = 25  # the site's rows cap during the dumps: more pages, so more requ
 RATE = 0.1
 KINDS = tuple(k for k in ALL_KINDS if k != "html_200")
 TIMEOUT = "1"  # seconds: a stall (1.5 s) is a read timeout
-SEEDS = [1101, 1102]
+# more seeds for a longer measurement: CKANX_RELIABILITY_SEEDS=1101,1102,1103,...
+SEEDS = [int(s) for s in os.environ.get("CKANX_RELIABILITY_SEEDS", "1101,1102").split(",")]
 
 # what a site computes for itself: differs between two loads of the same records
 _VOLATILE = frozenset(
