@@ -60,10 +60,17 @@ def _dataset(i: int) -> dict[str, Any]:
     }
 
 
+N_GROUPS = 40
+
+
 @pytest.fixture(scope="module")
 def source() -> Iterator[CKANServer]:
     srv = start_ckan_server(seed=[_dataset(i) for i in range(N_DATASETS)])
     try:
+        for i in range(N_GROUPS):
+            srv.client.action.group_create(
+                name=f"rel-group-{i:03d}", title=f"Group {i}", description=f"About group {i} \u00e9"
+            )
         yield srv
     finally:
         srv.stop()
@@ -203,3 +210,71 @@ def test_load_under_faults_equals_fault_free_load(
         faulty.stop()
     if os.environ.get("CKANX_RELIABILITY_FIGURES"):
         print("\nreliability figures:", dict(MEASURED), proxy.counts())
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed={s}" for s in SEEDS])
+def test_dump_named_datasets_in_parallel_under_faults(
+    runner: CliRunner, source: CKANServer, tmp_path: Path, seed: int
+) -> None:
+    """60 names, ``-p 4``: ``package_show`` each, concurrently, output in input order."""
+    names = [f"rel-bulk-{i:04d}" for i in range(0, N_DATASETS, 5)]
+    clean = tmp_path / "clean.jsonl"
+    faulty = tmp_path / "faulty.jsonl"
+    ok = _run(runner, source.url, source.token, tmp_path, "dump", "datasets", *names, "-p", "4", "-q", "-O", str(clean))
+    assert ok.exit_code == 0, ok.output
+    with FaultProxy(source.url, rate=RATE, seed=seed, kinds=KINDS, stall_seconds=1.5, lifetime=120) as proxy:
+        result = _run(
+            runner, proxy.url, source.token, tmp_path, "dump", "datasets", *names, "-p", "4", "-q", "-O", str(faulty)
+        )
+    assert result.exit_code == 0, result.output
+    assert len(proxy.faults) >= 1
+    want = _read(clean)
+    assert [r["name"] for r in want] == names  # input order
+    _check_same(_read(faulty), want)
+    MEASURED["jobs"] += 1
+    MEASURED["faults"] += len(proxy.faults)
+    MEASURED["records"] += len(want)
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed={s}" for s in SEEDS])
+def test_groups_dump_and_load_under_faults(runner: CliRunner, source: CKANServer, tmp_path: Path, seed: int) -> None:
+    """``dump groups --all`` (list, then ``group_show`` each) and ``load groups`` (``group_create``,
+    verified by name when its answer is lost) through a 10% fault rate."""
+    clean_dump = tmp_path / "groups.jsonl"
+    ok = _run(runner, source.url, source.token, tmp_path, "dump", "groups", "--all", "-p", "4", "-q", "-O",
+              str(clean_dump))  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    faulty_dump = tmp_path / "groups-faulty.jsonl"
+    with FaultProxy(source.url, rate=RATE, seed=seed, kinds=KINDS, stall_seconds=1.5, lifetime=120) as proxy:
+        dumped = _run(runner, proxy.url, source.token, tmp_path, "dump", "groups", "--all", "-p", "4", "-q", "-O",
+                      str(faulty_dump))  # fmt: skip
+    assert dumped.exit_code == 0, dumped.output
+    want = _read(clean_dump)
+    assert len(want) == N_GROUPS
+    _check_same(_read(faulty_dump), want)
+    faults = len(proxy.faults)
+
+    clean, target = start_ckan_server(), start_ckan_server()
+    try:
+        ok = _run(runner, clean.url, clean.token, tmp_path, "load", "groups", "-I", str(clean_dump), "-p", "4", "-q")
+        assert ok.exit_code == 0, ok.output
+        with FaultProxy(target.url, rate=RATE, seed=seed, kinds=KINDS, stall_seconds=1.5, lifetime=120) as proxy:
+            loaded = _run(runner, proxy.url, target.token, tmp_path, "load", "groups", "-I", str(clean_dump), "-p",
+                          "4", "-q")  # fmt: skip
+        assert loaded.exit_code == 0, loaded.output
+        faults += len(proxy.faults)
+        assert faults >= 1
+        groups = []
+        for srv in (clean, target):
+            out = tmp_path / f"after-{srv.url.rsplit(':', 1)[1]}.jsonl"
+            res = _run(runner, srv.url, srv.token, tmp_path, "dump", "groups", "--all", "-q", "-O", str(out))
+            assert res.exit_code == 0, res.output
+            groups.append(_stable([{k: v for k, v in g.items() if k != "users"} for g in _read(out)]))
+        assert len(groups[0]) == N_GROUPS
+        _check_same(groups[1], groups[0])
+    finally:
+        clean.stop()
+        target.stop()
+    MEASURED["jobs"] += 2
+    MEASURED["faults"] += faults
+    MEASURED["records"] += 2 * N_GROUPS
