@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ckanx import Client
-from ckanx.datastore import DataStore, ImportFailed
+from ckanx.datastore import DataStore, ImportFailed, SourceError
 from ckanx.datastore import _import as import_module
 from ckanx.testing import embedded_ckan
 
@@ -258,3 +258,22 @@ def test_resume_from_a_checkpoint_skips_what_landed(ckan_server: Any, dataset: d
     assert report.rows_skipped_on_resume == 400
     assert table_ids(ds, report.resource_id) == list(range(1, 1001))
     assert not ckpt.exists()
+
+
+def test_non_utf8_bytes_after_an_ascii_sample(ckan_server: Any, dataset: dict[str, Any], tmp_path: Path) -> None:
+    """The sample says UTF-8 (all ASCII); the full typing pass meets cp1252 before anything is written."""
+    from ckanx.datastore._source import SAMPLE_BYTES
+
+    ascii_rows = "".join(f"{i},plain text row {i}\n" for i in range(SAMPLE_BYTES // 20 + 100))
+    src = tmp_path / "late.csv"
+    src.write_bytes(("n,label\n" + ascii_rows + "99999,caf\u00e9 \u00a3500 \u2019quoted\u2019\n").encode("cp1252"))
+    rec = Recorder()
+    with client_for(ckan_server, rec) as ck:
+        ds = DataStore(ck)
+        report = ds.import_table(dataset["id"], src)
+        assert report.encoding == "cp1252" and "read as cp1252" in report.warnings[0]
+        last = ds.search(report.resource_id, filters={"n": 99999})["records"][0]
+        assert last["label"] == "caf\u00e9 \u00a3500 \u2019quoted\u2019"
+    # a URL or stream cannot be re-read: there the error stops the import, naming the offset
+    with open(src, "rb") as f, pytest.raises(SourceError, match=r"byte 0xe9 near offset .* not valid utf-8"):
+        DataStore(ckan_server.client).import_table(dataset["id"], f, append=True)

@@ -29,8 +29,10 @@ from .. import _exceptions as exc
 from ..bulk.checkpoint import Checkpoint
 from ._protocol import Call, Info, Job, Sleep
 from ._source import (
+    SAMPLE_BYTES,
     OpenedSource,
     SourceError,
+    detect_encoding,
     field_names,
     iter_csv_rows,
     iter_jsonl_rows,
@@ -232,8 +234,25 @@ def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
         finally:
             current.close()
 
-    guesses = _guess(rows() if rewindable else _buffered(state, rows, opts.sample_rows), len(names),
-                     opts.sample_rows if not rewindable else None, extra)
+    if rewindable:
+        try:
+            guesses = _guess(rows(), len(names), None, extra)
+        except SourceError:
+            # the sample was plain ASCII (so "UTF-8") but the file is not: this full pass found it
+            # before anything was written; decide again on the lines that hold non-ASCII bytes
+            if opts.encoding is not None or not layout.encoding.startswith("utf-8"):
+                raise
+            layout.encoding = detect_encoding(_non_ascii_lines(Path(src)), complete=True)
+            if layout.encoding.startswith("utf-8"):
+                raise
+            report.warnings.append(
+                f"the first {len(opened.sample)} bytes read as UTF-8 but later bytes do not: read as "
+                f"{layout.encoding} (detected from the lines with non-ASCII bytes)"
+            )
+            report.encoding = layout.encoding
+            guesses = _guess(rows(), len(names), None, extra)
+    else:
+        guesses = _guess(_buffered(state, rows, opts.sample_rows), len(names), opts.sample_rows, extra)
     if not rewindable:
         buffered = state.pop("buffer")
         rest = state.pop("rest")
@@ -249,6 +268,18 @@ def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
             state["opened"].close()
 
     return _Table(names, rows, guesses, extra, close)
+
+
+def _non_ascii_lines(path: Path, limit: int = SAMPLE_BYTES) -> bytes:
+    """Up to ``limit`` bytes of the file's lines that contain non-ASCII bytes (an encoding sample)."""
+    out = bytearray()
+    with open(path, "rb") as f:
+        for line in f:
+            if max(line, default=0) >= 0x80:
+                out += line
+                if len(out) >= limit:
+                    break
+    return bytes(out)
 
 
 def _sample_rows(opened: OpenedSource, layout: Any) -> list[list[str]]:
