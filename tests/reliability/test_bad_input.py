@@ -67,6 +67,9 @@ CASES: dict[str, Case] = {
         ("action", "resource_create", "package_id=x", "upload@{tmp}/missing.csv"), ("upload@", "no such file")
     ),
     "arg-file-directory": Case(("action", "resource_create", "upload@{tmp}"), ("upload@", "is a directory")),
+    "arg-file-unknown-user-home": Case(
+        ("action", "resource_create", "upload@~no-such-user-xyz/data.csv"), ("upload@", "no-such-user-xyz")
+    ),
     "arg-file-with-get": Case(
         ("action", "resource_create", "-g", "upload@{tmp}/data.csv"), ("GET",), files={"data.csv": b"a\n1\n"}
     ),
@@ -241,6 +244,8 @@ KNOWN_BUGS: dict[str, str] = {
     "input-stdin-deeply-nested": "cli/_args.py read_json_input catches ValueError only (RecursionError)",
     "load-deeply-nested-line": "bulk/jsonl.py iter_lines catches ValueError only: RecursionError becomes "
     "'internal error' (exit 1, the line not named)",
+    "arg-file-unknown-user-home": "cli/_args.py parse_data_args: Path(value).expanduser() raises RuntimeError "
+    "for ~unknown-user: 'internal error: RuntimeError: Could not determine home directory' (exit 1)",
     "dump-closed-port-keeps-output": "cli/dump.py opens -O FILE with 'wb' and bulk/dump.py run_dump saves a new "
     "checkpoint before the first request: a dump that fails at once empties the earlier output and replaces "
     "its checkpoint",

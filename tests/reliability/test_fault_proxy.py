@@ -100,11 +100,11 @@ def test_reset_after_lets_the_write_land_and_reset_before_does_not(site: CKANSer
 
 
 def test_stall_outlasts_the_read_timeout(site: CKANServer) -> None:
-    with FaultProxy(site.url, rate=1.0, seed=0, kinds=["stall"], stall_seconds=1.0) as proxy:
+    with FaultProxy(site.url, rate=1.0, seed=0, kinds=["stall"], stall_seconds=3.0) as proxy:
         started = time.monotonic()
         with httpx.Client(timeout=0.3) as http, pytest.raises(httpx.ReadTimeout):
             http.post(f"{proxy.url}/api/3/action/status_show", json={})
-    assert time.monotonic() - started < 0.9
+        assert time.monotonic() - started < 2.5  # the client gave up long before the stall ended
 
 
 def test_html_200_is_a_login_page(site: CKANServer) -> None:
