@@ -7,15 +7,20 @@ Everything that is not I/O — building requests, parsing answers, deciding retr
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from . import _core
 from ._config import ConfigError, env_target, env_token_for, profile_target
 from ._core import CallOptions, CallState, FileSpec, Raise, Retry, Return, Verify
+
+if TYPE_CHECKING:
+    from .datastore import AsyncDataStore, DataStore
+    from .files import AsyncFiles, Files
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -217,6 +222,20 @@ class Client(_BaseClient[httpx.Client]):
             self._server_info = self.call_action("status_show")
         return self._server_info
 
+    @functools.cached_property
+    def datastore(self) -> DataStore:
+        """DataStore tables: streamed, chunked, resumable import and export (see ``docs/datastore.md``)."""
+        from .datastore import DataStore
+
+        return DataStore(self)
+
+    @functools.cached_property
+    def files(self) -> Files:
+        """Resource files: hashed, skip-if-unchanged uploads and resumable, verified downloads."""
+        from .files import Files
+
+        return Files(self)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -286,6 +305,20 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         if self._server_info is None or refresh:
             self._server_info = await self.call_action("status_show")
         return self._server_info
+
+    @functools.cached_property
+    def datastore(self) -> AsyncDataStore:
+        """DataStore tables: streamed, chunked, resumable import and export (see ``docs/datastore.md``)."""
+        from .datastore import AsyncDataStore
+
+        return AsyncDataStore(self)
+
+    @functools.cached_property
+    def files(self) -> AsyncFiles:
+        """Resource files: hashed, skip-if-unchanged uploads and resumable, verified downloads."""
+        from .files import AsyncFiles
+
+        return AsyncFiles(self)
 
     async def close(self) -> None:
         """Close the connection pool."""

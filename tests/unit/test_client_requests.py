@@ -274,3 +274,14 @@ def test_sync_and_async_expose_the_same_public_api() -> None:
         if callable(a) and not isinstance(a, type):
             assert inspect.signature(a) == inspect.signature(b), name
     assert inspect.signature(ckanx.Client.__init__) == inspect.signature(ckanx.AsyncClient.__init__)
+
+
+def test_datastore_and_files_helpers_are_attached() -> None:
+    from ckanx.datastore import AsyncDataStore, DataStore
+    from ckanx.files import AsyncFiles, Files
+
+    sync, asyn = ckanx.Client(SITE), ckanx.AsyncClient(SITE)
+    assert isinstance(sync.datastore, DataStore) and isinstance(sync.files, Files)
+    assert isinstance(asyn.datastore, AsyncDataStore) and isinstance(asyn.files, AsyncFiles)
+    assert sync.datastore is sync.datastore  # one per client
+    sync.close()
