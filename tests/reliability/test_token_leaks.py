@@ -297,3 +297,30 @@ def test_plain_http_to_a_remote_host_with_a_token_is_refused(runner: CliRunner, 
     # with --allow-http the same target is accepted (no request is needed to show it)
     allowed = resolve_target(TargetOptions(remote="http://ckan.invalid", token_file=Path(token_file), allow_http=True))
     assert allowed.url == "http://ckan.invalid" and allowed.token == "ckanx-test-token-http-000"
+
+
+def test_profiles_never_show_the_token(
+    runner: CliRunner,
+    site: CKANServer,
+    all_logs: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("CKANX_CONFIG", str(config))
+    added = runner.invoke(main, ["profile", "add", "leaky", "--url", site.url, "--token-stdin", "--default"],
+                          input=site.token + "\n")  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert site.token in config.read_text()  # it was saved (owner-readable only) ...
+    assert (config.stat().st_mode & 0o077) == 0
+    results = [
+        added,
+        runner.invoke(main, ["profile", "list"]),
+        runner.invoke(main, ["--debug", "action", "package_show", "id=nope", "--profile", "leaky"]),
+        runner.invoke(main, ["action", "package_create", "name=Bad Name", "--profile", "leaky"]),
+        runner.invoke(main, ["--debug", "action", "package_create", "name=x"]),  # the default profile
+    ]
+    assert all(r.exit_code != 0 for r in results[2:])
+    assert "name:" in results[3].stderr  # a validation error: the profile's token was used (not a 403)
+    texts = [t for r in results for t in _result_texts(r)]
+    _assert_clean(site.token, [*texts, *_log_texts(all_logs)])  # ... and never shown
