@@ -279,7 +279,12 @@ class BulkUpdatePlan:
         if self.no_org:
             extra.append(f"{len(self.no_org)} without organization, skipped")
         tail = f" ({', '.join(extra)})" if extra else ""
-        return f"{verb}: {self.count} datasets in {len(self.by_org)} organizations{tail}"
+        orgs = len(self.by_org)
+        return f"{verb}: {_plural(self.count, 'dataset')} in {_plural(orgs, 'organization')}{tail}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def plan_bulk_update(mode: str, datasets: Iterable[dict[str, Any]]) -> BulkUpdatePlan:

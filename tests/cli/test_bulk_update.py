@@ -62,7 +62,7 @@ def test_private_then_public_one_call_per_org(runner: CliRunner, site: Any, monk
 def test_confirmation_and_delete(runner: CliRunner, site: Any) -> None:
     refused = cli(runner, site, "bulk-update", "delete", "fq=organization:org-a", input="n\n")
     assert refused.exit_code == 1
-    assert "delete: 3 datasets in 1 organizations. Go ahead?" in refused.stderr
+    assert "delete: 3 datasets in 1 organization. Go ahead?" in refused.stderr
     assert len(_private(site)) == 6
     accepted = cli(runner, site, "bulk-update", "delete", "fq=organization:org-a", input="y\n")
     assert accepted.exit_code == 0, accepted.stderr
