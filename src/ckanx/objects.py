@@ -57,6 +57,7 @@ __all__ = [
     "Dataset",
     "Extras",
     "Group",
+    "ObjectManager",
     "Organization",
     "Resource",
     "WrongObjectError",
@@ -680,3 +681,32 @@ class Group(_SyncIO, _GroupCore):
 
 class AsyncGroup(_AsyncIO, _GroupCore):
     """The async twin of :class:`Group`."""
+
+
+class ObjectManager:
+    """``ck.datasets``-style access: ``manager.get(ref)`` loads an object of one class with one client.
+
+    Meant to be attached to a client (``ck.datasets = ObjectManager(ck, Dataset)``); with an
+    :class:`~ckanx.AsyncClient` use the async classes and ``await manager.get(ref)``.
+
+    Example::
+
+        datasets = ObjectManager(ck, Dataset)
+        ds = datasets.get("my-dataset")
+    """
+
+    def __init__(self, client: Any, cls: Any) -> None:
+        self._client = client
+        self._cls = cls
+
+    def get(self, ref: str, *, allow_deleted: bool = False) -> Any:
+        """Load by id or name (see ``load``); awaitable for the async classes."""
+        return self._cls.load(self._client, ref, allow_deleted=allow_deleted)
+
+    def wrap(self, data: dict[str, Any]) -> Any:
+        """An object over a dict you already have (e.g. a ``package_search`` result); its baseline is
+        that dict, so ``save()`` matches its ``metadata_modified``."""
+        return self._cls(data, self._client)
+
+    def __repr__(self) -> str:
+        return f"<{self._cls.__name__} manager of {getattr(self._client, 'url', self._client)!r}>"

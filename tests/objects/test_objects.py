@@ -16,6 +16,7 @@ from ckanx.objects import (
     ConflictError,
     Dataset,
     Group,
+    ObjectManager,
     Organization,
     Resource,
     WrongObjectError,
@@ -256,3 +257,17 @@ async def test_async_twin(site: Any) -> None:
             await stale.save()
     shown = site.client.action.package_show(id="ds")
     assert (shown["title"], shown["resources"][0]["description"]) == ("again", "async")
+
+
+@pytest.mark.anyio
+async def test_object_manager_sync_and_async(site: Any) -> None:
+    datasets = ObjectManager(site.client, Dataset)
+    assert datasets.get("ds").title == "Water quality"
+    hit = site.client.action.package_search(q="name:ds")["results"][0]
+    wrapped = datasets.wrap(hit)
+    wrapped.notes = "from search"
+    wrapped.save()
+    assert site.client.action.package_show(id="ds")["notes"] == "from search"
+    async with AsyncClient(site.url, site.token) as ack:
+        ads = await ObjectManager(ack, AsyncDataset).get("ds")
+    assert ads.notes == "from search"
