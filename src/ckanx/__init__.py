@@ -6,6 +6,7 @@ from ._exceptions import (
     ActionError,
     BadRequest,
     CKANAPIError,
+    ConflictError,
     HTTPStatusError,
     NetworkError,
     NotAuthorized,
@@ -20,6 +21,7 @@ from ._exceptions import (
     ServerIncompatibleError,
     UnknownAction,
     ValidationError,
+    WrongObjectError,
 )
 from ._local import CKANNotInstalledError, LocalCKAN, TestAppCKAN
 from ._remote import RemoteCKAN
@@ -33,6 +35,7 @@ __all__ = [
     "CKANNotInstalledError",
     "Client",
     "ConfigError",
+    "ConflictError",
     "HTTPStatusError",
     "LocalCKAN",
     "NetworkError",
@@ -50,5 +53,6 @@ __all__ = [
     "TestAppCKAN",
     "UnknownAction",
     "ValidationError",
+    "WrongObjectError",
     "__version__",
 ]

@@ -21,6 +21,7 @@ from ._core import CallOptions, CallState, FileSpec, Raise, Retry, Return, Verif
 if TYPE_CHECKING:
     from .datastore import AsyncDataStore, DataStore
     from .files import AsyncFiles, Files
+    from .objects import ObjectManager
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -133,6 +134,32 @@ class _BaseClient(Generic[H]):
             "headers": {},
             **({"transport": self._transport} if self._transport is not None else {}),
         }
+
+    def _objects(self, kind: str) -> ObjectManager:
+        from . import objects
+
+        cls = getattr(objects, ("Async" if isinstance(self, AsyncClient) else "") + kind)
+        return objects.ObjectManager(self, cls)
+
+    @functools.cached_property
+    def datasets(self) -> ObjectManager:
+        """``ck.datasets.get(name)``: a :class:`~ckanx.objects.Dataset` whose ``save()`` sends only the change."""
+        return self._objects("Dataset")
+
+    @functools.cached_property
+    def resources(self) -> ObjectManager:
+        """``ck.resources.get(id)``: a :class:`~ckanx.objects.Resource` with change tracking."""
+        return self._objects("Resource")
+
+    @functools.cached_property
+    def organizations(self) -> ObjectManager:
+        """``ck.organizations.get(name)``: an :class:`~ckanx.objects.Organization` with change tracking."""
+        return self._objects("Organization")
+
+    @functools.cached_property
+    def groups(self) -> ObjectManager:
+        """``ck.groups.get(name)``: a :class:`~ckanx.objects.Group` with change tracking."""
+        return self._objects("Group")
 
     def server_version(self) -> tuple[int, ...]:
         """The CKAN version from the cached ``status_show`` (e.g. ``(2, 11, 6)``)."""

@@ -7,6 +7,7 @@ The tree::
     │   ├── NotFound                404 "Not Found Error"
     │   ├── NotAuthorized           403 "Authorization Error"
     │   ├── ValidationError         409 "Validation Error" (.error_dict holds the field errors)
+    │   │   └── ConflictError       an object changed on the server since it was loaded (save refused)
     │   ├── SearchQueryError        400 "Search Query Error" (e.g. a bad sort)
     │   ├── SearchError             409 "Search Error" (e.g. bad q syntax)
     │   ├── SearchIndexError        500 "Search Index Error"
@@ -17,6 +18,7 @@ The tree::
     ├── ServerIncompatibleError     HTML or other non-JSON where CKAN's JSON was expected
     ├── RedirectError               a 301/302/303 on POST that cannot be followed safely
     ├── OutcomeUnknownError         a write whose outcome is unknown and that is unsafe to repeat
+    ├── WrongObjectError            a *_show answered with another object than the one asked for
     └── NetworkError                the request could not be completed (after retries)
         └── RequestTimeout          connect or read timeout (after retries)
 
@@ -34,6 +36,7 @@ __all__ = [
     "ActionError",
     "BadRequest",
     "CKANAPIError",
+    "ConflictError",
     "HTTPStatusError",
     "NetworkError",
     "NotAuthorized",
@@ -48,6 +51,7 @@ __all__ = [
     "ServerIncompatibleError",
     "UnknownAction",
     "ValidationError",
+    "WrongObjectError",
 ]
 
 BODY_EXCERPT_CHARS = 300
@@ -172,3 +176,15 @@ class NetworkError(CKANAPIError):
 
 class RequestTimeout(NetworkError):
     """The server did not connect or answer within the timeout (after retries)."""
+
+
+class ConflictError(ValidationError):
+    """The object changed on the server since it was loaded; nothing was written.
+
+    Reload it (``obj.reload()``), re-apply your edit and save again. It is a
+    :class:`ValidationError` (CKAN answers 409 ``{"match": [...]}``), so code catching that still works.
+    """
+
+
+class WrongObjectError(CKANAPIError):
+    """The site answered a ``*_show`` with another object than the one asked for."""

@@ -68,17 +68,8 @@ _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
 """Marks a field absent from a dict (distinct from ``None``)."""
 
 
-class ConflictError(exc.ValidationError):
-    """The object changed on the server since it was loaded; nothing was written.
-
-    Reload it (``obj.reload()``), re-apply your edit and save again. It is a
-    :class:`~ckanx.ValidationError` (CKAN answers 409 ``{"match": [...]}``), so code catching that
-    still works.
-    """
-
-
-class WrongObjectError(exc.CKANAPIError):
-    """The site answered a ``*_show`` with another object than the one asked for."""
+ConflictError = exc.ConflictError
+WrongObjectError = exc.WrongObjectError
 
 
 @dataclass(frozen=True)

@@ -285,3 +285,14 @@ def test_datastore_and_files_helpers_are_attached() -> None:
     assert isinstance(asyn.datastore, AsyncDataStore) and isinstance(asyn.files, AsyncFiles)
     assert sync.datastore is sync.datastore  # one per client
     sync.close()
+
+
+def test_object_managers_pick_the_sync_or_async_class() -> None:
+    from ckanx import objects
+
+    sync, asyn = ckanx.Client(SITE), ckanx.AsyncClient(SITE)
+    assert sync.datasets.wrap({"id": "1", "name": "a"}).__class__ is objects.Dataset
+    assert asyn.datasets.wrap({"id": "1", "name": "a"}).__class__ is objects.AsyncDataset
+    assert sync.organizations.wrap({"id": "2", "name": "o"}).__class__ is objects.Organization
+    assert asyn.groups.wrap({"id": "3", "name": "g"}).__class__ is objects.AsyncGroup
+    sync.close()
