@@ -318,7 +318,8 @@ class FaultProxy:
             body = await _read_body(reader, lower)
             short = f"{method} {target.split('?')[0]}"
             if self.requests >= self.max_requests:
-                self._stopped.set() if self._stopped else None
+                if self._stopped is not None:
+                    self._stopped.set()  # bounded: stop listening, refuse this request
                 raise _Reset
             kind = self.decide(short, body)
             keep_alive = lower.get("connection", "").lower() != "close"
