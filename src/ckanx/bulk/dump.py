@@ -145,8 +145,8 @@ async def run_dump(
     state = dict(state or {"offset": out.offset if out else 0, "records": 0})
     state["mode"] = "keyset" if keyset else "names"
     writer = _Writer(out, checkpoint, state)
-    if checkpoint is not None:
-        checkpoint.save(writer._saved_state())
+    # a fresh job's first checkpoint is written with its first records: until then an earlier job's
+    # checkpoint and output stay as they were (see DurableOutput.create)
     summary = Summary()
     already = int(state.get("records", 0))
     if already:

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -90,6 +90,8 @@ def iter_lines(stream: IO[bytes], source: str, *, parse: bool = True) -> Iterato
                 continue
             try:
                 value = json.loads(text)
+            except RecursionError:
+                raise InputError(f"{source} line {number}: invalid JSON: nested too deeply") from None
             except ValueError as err:
                 if parse:
                     raise InputError(f"{source} line {number}: invalid JSON: {err}") from None
@@ -108,17 +110,43 @@ class DurableOutput:
     up to which the output is durable. Pipes (stdout) cannot be synced; ``offset`` still counts.
     """
 
-    def __init__(self, path: Path | None, *, gzip_output: bool, append: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        gzip_output: bool,
+        append: bool = False,
+        defer: bool = False,
+        before_replace: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.gzip = gzip_output
+        self._before_replace = before_replace
+        self._file: IO[bytes] | None
         if path is None:
-            self._file: IO[bytes] = sys.stdout.buffer
+            self._file = sys.stdout.buffer
             self._owned = False
             self.offset = 0
-        else:
+        elif append or not defer:
             self._file = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
             self._owned = True
             self.offset = self._file.tell()
+        else:
+            # ``defer``: an existing file is replaced only when the first records are written (or
+            # the caller calls ``create`` when the job is done): a job that fails before writing
+            # anything leaves it intact.
+            self._file = None
+            self._owned = True
+            self.offset = 0
+
+    def create(self) -> IO[bytes]:
+        """Open (and truncate) the output now, if it is not open yet."""
+        if self._file is None:
+            assert self.path is not None
+            if self._before_replace is not None:
+                self._before_replace()  # e.g. drop the old job's checkpoint before its output goes
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        return self._file
 
     def write_records(self, records: list[Any]) -> None:
         """Write records as JSON lines (keys sorted), as one chunk."""
@@ -127,11 +155,13 @@ class DurableOutput:
         data = "".join(compact_json(r) + "\n" for r in records).encode("utf-8")
         if self.gzip:
             data = gzip.compress(data, compresslevel=6, mtime=0)
-        self._file.write(data)
+        self.create().write(data)
         self.offset += len(data)
 
     def sync(self) -> int:
         """Make everything written durable; return the durable offset."""
+        if self._file is None:
+            return self.offset
         self._file.flush()
         if self._owned:
             os.fsync(self._file.fileno())
@@ -142,7 +172,7 @@ class DurableOutput:
         try:
             self.sync()
         finally:
-            if self._owned:
+            if self._owned and self._file is not None:
                 self._file.close()
 
 

@@ -15,6 +15,23 @@ from ._target import CLIError, ExitCode
 _KINDS = {"=": "string", ":": "json", "@": "file"}
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON: CKAN could not store them, and the request would fail later
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` refusing NaN/Infinity; too-deep nesting becomes a ``ValueError`` too."""
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def parse_data_args(
     args: tuple[str, ...] | list[str], *, allow_files: bool = True
 ) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -37,13 +54,16 @@ def parse_data_args(
             data[key] = value
         elif sep == ":":
             try:
-                data[key] = json.loads(value)
+                data[key] = loads_strict(value)
             except ValueError as err:
-                raise CLIError(f"argument {key}: invalid JSON {value!r}: {err}", ExitCode.USAGE) from None
+                raise CLIError(f"argument {key}: invalid JSON {_short(value)}: {err}", ExitCode.USAGE) from None
         else:
             if not allow_files:
                 raise CLIError(f"argument {arg!r}: KEY@FILE uploads are not accepted here", ExitCode.USAGE)
-            path = Path(value).expanduser()
+            try:
+                path = Path(value).expanduser()
+            except RuntimeError as err:  # ~unknownuser
+                raise CLIError(f"argument {key}@{value}: {err}", ExitCode.USAGE) from None
             if not path.is_file():
                 reason = "is a directory" if path.is_dir() else "no such file"
                 raise CLIError(f"argument {key}@{value}: {reason}", ExitCode.USAGE)
@@ -59,7 +79,7 @@ def parse_data_args(
 def read_json_input(text: str, source: str) -> dict[str, Any]:
     """A JSON object given with ``-i`` (stdin) or ``-I FILE``."""
     try:
-        value = json.loads(text)
+        value = loads_strict(text)
     except ValueError as err:
         raise CLIError(f"{source}: invalid JSON: {err}", ExitCode.USAGE) from None
     if not isinstance(value, dict):

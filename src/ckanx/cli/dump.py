@@ -121,7 +121,17 @@ def dump_command(
             except ValueError as err:
                 raise CLIError(str(err), ExitCode.USAGE) from None
     # -D alone writes packages, not JSON lines (as ckanapi); with -O both
-    out = None if (datapackages and output is None) else DurableOutput(output, gzip_output=gz, append=resume)
+    out = (
+        None
+        if (datapackages and output is None)
+        else DurableOutput(
+            output,
+            gzip_output=gz,
+            append=resume,
+            defer=True,
+            before_replace=checkpoint.remove if (checkpoint is not None and not resume) else None,
+        )
+    )
     log = RecordLog(log_file)
     progress = Progress(f"dump {thing}", quiet=quiet)
     client = open_async_client(resolved)
@@ -141,6 +151,8 @@ def dump_command(
                 ),
             )
         )
+        if out is not None and output is not None:
+            out.create()  # the job ran: an empty result replaces the old file too
     finally:
         if out is not None:
             out.close()

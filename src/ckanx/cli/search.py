@@ -68,11 +68,14 @@ def search_command(
         else:
             params = read_json_input(sys.stdin.read(), "stdin")
     resolved = resolve_target(target)
-    out = DurableOutput(output, gzip_output=gzip_flag or is_gzip_path(output))
+    # deferred: a search that fails before its first page leaves an existing -O file intact
+    out = DurableOutput(output, gzip_output=gzip_flag or is_gzip_path(output), defer=True)
     progress = Progress("search datasets", quiet=quiet)
     client = open_async_client(resolved)
     try:
         count = run_job(lambda: closing(client, search_datasets(client, params, out, progress=progress)))
+        if output is not None:
+            out.create()  # no match: the empty result still replaces the file
     finally:
         out.close()
         progress.stop()
