@@ -11,7 +11,7 @@ import click
 
 from ..cli._target import CLIError, ExitCode, ResolvedTarget, make_client
 from .checkpoint import CheckpointError
-from .engine import Summary, effective_concurrency
+from .engine import Progress, RecordLog, Summary, effective_concurrency
 from .jsonl import InputError, InputLine
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "exit_for",
     "open_async_client",
     "run_job",
+    "run_records_job",
     "window",
     "windowed",
 ]
@@ -137,6 +138,37 @@ async def closing(client: Any, body: Awaitable[T]) -> T:
         return await body
     finally:
         await client.close()
+
+
+def run_records_job(
+    resolved: ResolvedTarget,
+    label: str,
+    body: Callable[[Any, Progress, RecordLog], Awaitable[Summary]],
+    *,
+    quiet: bool,
+    log_file: Path | None,
+    close: Iterable[Any] = (),
+    on_success: Callable[[], Any] | None = None,
+) -> Summary:
+    """Run one bulk command's job: open its record log, progress and client, run
+    ``body(client, progress, log)`` on a fresh event loop, and always close what was opened (and
+    ``close``: input streams, outputs). ``on_success`` runs only when the job returned. Prints the
+    summary line and returns the summary (pass it to :func:`exit_for`)."""
+    log = RecordLog(log_file)
+    progress = Progress(label, quiet=quiet)
+    client = open_async_client(resolved)
+    try:
+        summary = run_job(lambda: closing(client, body(client, progress, log)))
+        if on_success is not None:
+            on_success()
+    finally:
+        for item in close:
+            if item is not None:
+                item.close()
+        log.close()
+        progress.stop()
+    progress.finish(summary.text())
+    return summary
 
 
 def exit_for(summary: Summary) -> None:

@@ -8,16 +8,13 @@ import click
 
 from ..bulk.actions import run_batch
 from ..bulk.command import (
-    closing,
     common_options,
     concurrency_for,
     exit_for,
-    open_async_client,
-    run_job,
+    run_records_job,
     window,
     windowed,
 )
-from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import DurableOutput, InputError, iter_lines, open_input
 from . import main
 from ._target import CLIError, ExitCode, TargetOptions, resolve_target, target_options
@@ -74,22 +71,14 @@ def batch_command(
     source = "stdin" if input_file is None else str(input_file)
     lines = windowed(iter_lines(stream, source), start_record, max_records)
     out = DurableOutput(output, gzip_output=False)
-    log = RecordLog(log_file)
-    progress = Progress("batch", quiet=quiet)
-    client = open_async_client(resolved)
-    try:
-        summary = run_job(
-            lambda: closing(
-                client,
-                run_batch(
-                    client, lines, out, local_files=local_files, concurrency=concurrency, progress=progress, log=log
-                ),
-            )
-        )
-    finally:
-        stream.close()
-        out.close()
-        log.close()
-        progress.stop()
-    progress.finish(summary.text())
+    summary = run_records_job(
+        resolved,
+        "batch",
+        lambda client, progress, log: run_batch(
+            client, lines, out, local_files=local_files, concurrency=concurrency, progress=progress, log=log
+        ),
+        quiet=quiet,
+        log_file=log_file,
+        close=[stream, out],
+    )
     exit_for(summary)

@@ -9,16 +9,13 @@ import click
 from ..bulk.actions import numbered_names, run_delete
 from ..bulk.command import (
     THING_CHOICE,
-    closing,
     common_options,
     concurrency_for,
     exit_for,
-    open_async_client,
-    run_job,
+    run_records_job,
     window,
     windowed,
 )
-from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import InputError, InputLine, iter_lines, open_input
 from . import main
 from ._target import CLIError, ExitCode, TargetOptions, resolve_target, target_options
@@ -86,20 +83,14 @@ def delete_command(
         lines = iter_lines(stream, "stdin" if input_file is None else str(input_file), parse=False)
         named = (InputLine(number, name, None) for number, name in numbered_names(lines))
         items = ((ln.number, ln.text) for ln in windowed(named, start_record, max_records))
-    log = RecordLog(log_file)
-    progress = Progress(f"delete {thing}", quiet=quiet)
-    client = open_async_client(resolved)
-    try:
-        summary = run_job(
-            lambda: closing(
-                client,
-                run_delete(client, thing, items, purge=purge, concurrency=concurrency, progress=progress, log=log),
-            )
-        )
-    finally:
-        if stream is not None:
-            stream.close()
-        log.close()
-        progress.stop()
-    progress.finish(summary.text())
+    summary = run_records_job(
+        resolved,
+        f"delete {thing}",
+        lambda client, progress, log: run_delete(
+            client, thing, items, purge=purge, concurrency=concurrency, progress=progress, log=log
+        ),
+        quiet=quiet,
+        log_file=log_file,
+        close=[stream],
+    )
     exit_for(summary)

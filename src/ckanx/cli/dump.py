@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from ..bulk.checkpoint import Checkpoint
-from ..bulk.command import THING_CHOICE, closing, common_options, concurrency_for, exit_for, open_async_client, run_job
+from ..bulk.command import THING_CHOICE, common_options, concurrency_for, exit_for, run_records_job
 from ..bulk.dump import DumpOptions, resume_state, run_dump
-from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import DurableOutput, is_gzip_path
 from . import main
 from ._target import CLIError, ExitCode, TargetOptions, resolve_target, target_options
@@ -132,33 +131,25 @@ def dump_command(
             before_replace=checkpoint.remove if (checkpoint is not None and not resume) else None,
         )
     )
-    log = RecordLog(log_file)
-    progress = Progress(f"dump {thing}", quiet=quiet)
-    client = open_async_client(resolved)
-    try:
-        summary = run_job(
-            lambda: closing(
-                client,
-                run_dump(
-                    client,
-                    opts,
-                    out,
-                    progress=progress,
-                    log=log,
-                    checkpoint=checkpoint,
-                    state=state,
-                    token_for_downloads=resolved.token,
-                ),
-            )
-        )
-        if out is not None and output is not None:
-            out.create()  # the job ran: an empty result replaces the old file too
-    finally:
-        if out is not None:
-            out.close()
-        log.close()
-        progress.stop()
-    progress.finish(summary.text())
+    summary = run_records_job(
+        resolved,
+        f"dump {thing}",
+        lambda client, progress, log: run_dump(
+            client,
+            opts,
+            out,
+            progress=progress,
+            log=log,
+            checkpoint=checkpoint,
+            state=state,
+            token_for_downloads=resolved.token,
+        ),
+        quiet=quiet,
+        log_file=log_file,
+        close=[out],
+        # the job ran: an empty result replaces an earlier -O file too
+        on_success=out.create if (out is not None and output is not None) else None,
+    )
     if checkpoint is not None:
         checkpoint.remove()
     exit_for(summary)

@@ -11,16 +11,13 @@ from .._config import env_token_for
 from ..bulk.checkpoint import Checkpoint
 from ..bulk.command import (
     THING_CHOICE,
-    closing,
     common_options,
     concurrency_for,
     exit_for,
-    open_async_client,
-    run_job,
+    run_records_job,
     window,
     windowed,
 )
-from ..bulk.engine import Progress, RecordLog
 from ..bulk.jsonl import InputError, iter_lines, open_input
 from ..bulk.load import LoadOptions, run_load
 from . import main
@@ -162,21 +159,16 @@ def load_command(
         raise CLIError(str(err), ExitCode.USAGE) from None
     source = "stdin" if stdin else str(input_file)
     lines = windowed(iter_lines(stream, source), start_record, max_records)
-    log = RecordLog(log_file)
-    progress = Progress(f"load {thing}", quiet=quiet)
-    client = open_async_client(resolved)
-    try:
-        summary = run_job(
-            lambda: closing(
-                client,
-                run_load(client, opts, lines, progress=progress, log=log, checkpoint=checkpoint, state=state),
-            )
-        )
-    finally:
-        stream.close()
-        log.close()
-        progress.stop()
-    progress.finish(summary.text())
+    summary = run_records_job(
+        resolved,
+        f"load {thing}",
+        lambda client, progress, log: run_load(
+            client, opts, lines, progress=progress, log=log, checkpoint=checkpoint, state=state
+        ),
+        quiet=quiet,
+        log_file=log_file,
+        close=[stream],
+    )
     if checkpoint is not None:
         checkpoint.remove()
     exit_for(summary)
