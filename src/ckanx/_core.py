@@ -37,6 +37,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from . import _exceptions as exc
+from ._ckan_actions import CKAN_ACTIONS, READ_ACTIONS
 from ._version import __version__
 
 log = logging.getLogger("ckanx")
@@ -66,42 +67,9 @@ _READ_SUFFIXES = (
     "_followee_list",
     "_follower_list",
 )
-_READ_NAMES = frozenset(
-    {
-        "status_show",
-        "help_show",
-        "site_read",
-        "am_following_user",
-        "am_following_dataset",
-        "am_following_group",
-        "package_relationships_list",
-        "user_followee_count",
-        "dataset_follower_count",
-        "user_follower_count",
-        "group_follower_count",
-        "organization_follower_count",
-        "followee_count",
-        "dataset_followee_count",
-        "group_followee_count",
-        "organization_followee_count",
-        "datastore_search",
-        "datastore_info",
-        "task_status_show",
-        "term_translation_show",
-        "vocabulary_list",
-        "xloader_status",
-        "resource_view_list",
-        "config_option_show",
-        "config_option_list",
-        "job_list",
-        "job_show",
-        "api_token_list",
-        "activity_show",
-        "activity_data_show",
-        "activity_diff",
-        "recently_changed_packages_activity_list",
-    }
-)
+# CKAN's own side-effect-free actions (checked on live servers) plus read actions of common plugins
+_READ_NAMES = READ_ACTIONS | {"xloader_status", "datapusher_status"}
+_KNOWN_ACTIONS = frozenset(name for names in CKAN_ACTIONS.values() for name in names)
 _WRITE_EXCEPTIONS = frozenset({"user_invite", "follow_user", "follow_dataset", "follow_group"})
 
 _IDEMPOTENT_SUFFIXES = (
@@ -140,9 +108,12 @@ _VERIFIABLE_CREATES = {
 
 def is_read_action(name: str) -> bool:
     """True for actions that only read (CKAN's ``side_effect_free``): safe to retry, may go by GET."""
-    if name in _WRITE_EXCEPTIONS:
+    if name in _READ_NAMES:
+        return True
+    if name in _WRITE_EXCEPTIONS or name in _KNOWN_ACTIONS:
         return False
-    return name in _READ_NAMES or name.endswith(_READ_SUFFIXES)
+    # a plugin action CKAN's list does not know: judge by its name
+    return name.endswith(_READ_SUFFIXES)
 
 
 def is_idempotent(name: str, data: Mapping[str, Any] | None) -> bool:

@@ -267,3 +267,21 @@ async def test_async_verify_create() -> None:
     async with make_async_client(rec) as ck:
         assert await ck.action.group_create(name="g") == {"name": "g"}
     assert rec.requests[1].url.path.endswith("group_show")
+
+
+def test_read_actions_follow_ckans_own_list_then_names() -> None:
+    # CKAN's side-effect-free list decides for its own actions, even when the name does not say "show"
+    assert _core.is_read_action("current_package_list_with_resources")
+    assert _core.is_read_action("group_list_authz")
+    assert not _core.is_read_action("package_create")
+    assert not _core.is_read_action("follow_user")
+    # plugin actions CKAN does not know are judged by their names
+    assert _core.is_read_action("harvest_source_list")
+    assert not _core.is_read_action("harvest_job_create")
+
+
+def test_read_timeout_of_current_package_list_is_retried() -> None:
+    rec = Recorder(httpx.ReadTimeout("slow"), ok([]))
+    with make_client(rec) as ck:
+        assert ck.action.current_package_list_with_resources(limit=10) == []
+    assert len(rec.requests) == 2
