@@ -70,7 +70,8 @@ def batch_command(
         raise CLIError(str(err), ExitCode.USAGE) from None
     source = "stdin" if input_file is None else str(input_file)
     lines = windowed(iter_lines(stream, source), start_record, max_records)
-    out = DurableOutput(output, gzip_output=False)
+    # deferred: a batch that fails before its first result leaves an existing -O file intact
+    out = DurableOutput(output, gzip_output=False, defer=True)
     summary = run_records_job(
         resolved,
         "batch",
@@ -80,5 +81,6 @@ def batch_command(
         quiet=quiet,
         log_file=log_file,
         close=[stream, out],
+        on_success=out.create if output is not None else None,
     )
     exit_for(summary)
