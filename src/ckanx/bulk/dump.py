@@ -16,6 +16,7 @@ walk continues after the last record on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ class _Writer:
         self.buffer.append(record)
         if len(self.buffer) >= FLUSH_RECORDS or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush()
+
+    def add_page(self, records: list[dict[str, Any]]) -> None:
+        """Buffer a whole page; the caller flushes at the page's end (one write and sync per page)."""
+        self.buffer.extend(records)
 
     def flush(self) -> None:
         self.last_flush = time.monotonic()
@@ -172,9 +177,22 @@ async def run_dump(
         if outcome.failed:
             progress.note(f"{outcome.name or number}: {outcome.reason}")
 
+    def emit_page(number: int, page: list[dict[str, Any]]) -> None:
+        # nothing to add to each dataset: the page is written as it came, one outcome per record
+        writer.add_page(page)
+        summary.add("dumped", len(page))
+        progress.advance(len(page))
+        if log.enabled:
+            for i, record in enumerate(page, number + 1):
+                log.write(i, Outcome("dumped", record_key(record), record.get("id")), spec.show)
+
+    plain = opts.thing == "datasets" and not (opts.datastore_fields or opts.resource_views or packages)
     try:
         if keyset:
-            await _keyset_walk(client, opts, writer, enrich, emit_outcome, progress)
+            if plain:
+                await _keyset_walk(client, opts, writer, None, emit_outcome, progress, emit_page)
+            else:
+                await _keyset_walk(client, opts, writer, enrich, emit_outcome, progress)
         else:
             await _names_walk(client, opts, writer, enrich, emit_outcome, progress)
     finally:
@@ -196,46 +214,62 @@ async def _keyset_walk(
     client: Any,
     opts: DumpOptions,
     writer: _Writer,
-    enrich: Callable[[dict[str, Any]], Any],
+    enrich: Callable[[dict[str, Any]], Any] | None,
     emit_outcome: Callable[[int, Outcome], None],
     progress: Progress,
+    emit_page: Callable[[int, list[dict[str, Any]]], None] | None = None,
 ) -> None:
+    """Walk ``package_search`` by id; with ``emit_page`` (no per-dataset calls) pages are written whole.
+
+    On that fast path the next page is requested as soon as the current page's last id is known, so
+    the site prepares page k+1 while this process encodes and syncs page k; and the final ``count``
+    is requested as soon as the last page has arrived. Per-dataset enrichment (``-d``/``-R``/``-D``)
+    goes through :func:`run_ordered` page by page, without that overlap (so ``-p N`` stays exact).
+    """
     rows = SEARCH_ROWS
     number = int(writer.state.get("records", 0))
+    last_id: str | None = writer.state.get("last_id")
+    prefetch = emit_page is not None
+    fetch: asyncio.Future[Any] | None = asyncio.ensure_future(_search_page(client, opts, rows, last_id))
+    counting: asyncio.Future[Any] | None = None
     first = True
-    while True:
-        params = {**_search_params(opts), "sort": "id asc", "rows": rows, "start": 0}
-        last_id = writer.state.get("last_id")
-        if last_id:
-            params["fq"] = keyset_fq(None, str(last_id))
-        result = await client.call_action("package_search", params)
-        page = result.get("results") or []
-        if first:
-            first = False
-            progress.set_total(int(result.get("count", 0)) + number)
-            if page and len(page) < min(rows, int(result.get("count", 0))):
-                rows = len(page)  # the server caps rows lower than 1000: page by its cap
-        if not page:
-            break
-        check_keyset_page(page, last_id)
-        numbered = [(number + i + 1, rec) for i, rec in enumerate(page)]
-        number += len(page)
-
-        async def work(item: tuple[int, dict[str, Any]]) -> Outcome:
-            outcome: Outcome = await enrich(item[1])
-            return outcome
-
-        def emit(item: tuple[int, dict[str, Any]], outcome: Any) -> None:
-            if isinstance(outcome, BaseException):
-                outcome = Outcome("error", record_key(item[1]), item[1].get("id"), error_reason(outcome), item[1])
-            emit_outcome(item[0], outcome)
-
-        await run_ordered(numbered, work, emit, concurrency=opts.concurrency)
-        writer.flush()  # each page ends durable: the next fq starts after its last id
-        if len(page) < rows:
-            break
-    final = await client.call_action("package_search", {**_search_params(opts), "rows": 0})
-    expected = int(final.get("count", 0))
+    try:
+        while fetch is not None:
+            result = await fetch
+            fetch = None
+            page = result.get("results") or []
+            if first:
+                first = False
+                progress.set_total(int(result.get("count", 0)) + number)
+                if page and len(page) < min(rows, int(result.get("count", 0))):
+                    rows = len(page)  # the server caps rows lower than 1000: page by its cap
+            if not page:
+                break
+            check_keyset_page(page, last_id)
+            last_id = str(page[-1]["id"])
+            more = len(page) >= rows
+            if prefetch:
+                if more:
+                    fetch = asyncio.ensure_future(_search_page(client, opts, rows, last_id))
+                else:
+                    counting = asyncio.ensure_future(_count(client, opts))
+            if emit_page is not None:
+                emit_page(number, page)
+                number += len(page)
+            else:
+                assert enrich is not None
+                number = await _enrich_page(page, number, enrich, emit_outcome, opts.concurrency)
+            writer.flush()  # each page ends durable: the next fq starts after its last id
+            if more and not prefetch:
+                fetch = asyncio.ensure_future(_search_page(client, opts, rows, last_id))
+        expected = await (counting if counting is not None else _count(client, opts))
+        counting = None
+    finally:
+        for pending in (fetch, counting):
+            if isinstance(pending, asyncio.Future) and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
     written = int(writer.state.get("records", 0))
     if written != expected:
         raise DumpCountMismatch(
@@ -243,6 +277,40 @@ async def _keyset_walk(
             "(the catalogue changed during the dump, or the search index is inconsistent); "
             "the output is valid but not a snapshot: run the dump again"
         )
+
+
+async def _search_page(client: Any, opts: DumpOptions, rows: int, last_id: str | None) -> Any:
+    params = {**_search_params(opts), "sort": "id asc", "rows": rows, "start": 0}
+    if last_id:
+        params["fq"] = keyset_fq(None, last_id)
+    return await client.call_action("package_search", params)
+
+
+async def _count(client: Any, opts: DumpOptions) -> int:
+    final = await client.call_action("package_search", {**_search_params(opts), "rows": 0})
+    return int(final.get("count", 0))
+
+
+async def _enrich_page(
+    page: list[dict[str, Any]],
+    number: int,
+    enrich: Callable[[dict[str, Any]], Any],
+    emit_outcome: Callable[[int, Outcome], None],
+    concurrency: int,
+) -> int:
+    numbered = [(number + i + 1, rec) for i, rec in enumerate(page)]
+
+    async def work(item: tuple[int, dict[str, Any]]) -> Outcome:
+        outcome: Outcome = await enrich(item[1])
+        return outcome
+
+    def emit(item: tuple[int, dict[str, Any]], outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            outcome = Outcome("error", record_key(item[1]), item[1].get("id"), error_reason(outcome), item[1])
+        emit_outcome(item[0], outcome)
+
+    await run_ordered(numbered, work, emit, concurrency=concurrency)
+    return number + len(page)
 
 
 async def _list_names(client: Any, opts: DumpOptions) -> list[str]:

@@ -142,6 +142,11 @@ class RecordLog:
     def __init__(self, path: Path | None) -> None:
         self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
 
+    @property
+    def enabled(self) -> bool:
+        """Whether records are logged (``-l FILE`` given); lets callers skip building entries."""
+        return self._file is not None
+
     def write(self, number: int, outcome: Outcome, action: str | None = None) -> None:
         """Log one record's outcome (never the token: records hold no credentials)."""
         if self._file is None:
