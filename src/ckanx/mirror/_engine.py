@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 from .. import _exceptions as exc
 from ..bulk.actions import check_keyset_page, keyset_fq
@@ -39,14 +38,14 @@ from ..bulk.dump import DumpOptions, _list_names
 from ..bulk.engine import error_reason, run_ordered
 from ..bulk.load import _Lookups
 from ..bulk.records import differences, merge_for_update, prepare_for_load
-from ._files import sync_file
+from ._files import SourceMissing, sync_file
 from ._state import MirrorState
 from ._tables import sync_table
 
 __all__ = ["KINDS", "STATUSES", "MirrorOptions", "MirrorReport", "run_mirror"]
 
 KINDS = ("organizations", "groups", "datasets", "resource_files", "datastore_tables", "members", "views")
-STATUSES = ("created", "updated", "unchanged", "deleted", "failed")
+STATUSES = ("created", "updated", "unchanged", "deleted", "failed", "missing_on_source")
 PAGE_ROWS = 1000
 LOOKUP_CHUNK = 100
 
@@ -145,12 +144,13 @@ def _solr_ts(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _absolute_image(obj: dict[str, Any], source_url: str) -> None:
-    """An uploaded image is a bare file name on the source: point at the source's copy instead."""
+def _absolute_image(obj: dict[str, Any], source: dict[str, Any]) -> None:
+    """An uploaded image is a bare file name on the source: point at the source's copy instead
+    (``image_display_url``, the absolute URL the source serves it at), when the source gives one."""
     url = obj.get("image_url")
-    if url and not str(url).startswith(("http://", "https://")):
-        display = obj.get("image_display_url")
-        obj["image_url"] = display if display else urljoin(source_url + "/", str(url))
+    display = source.get("image_display_url")
+    if url and not str(url).startswith(("http://", "https://")) and str(display or "").startswith(("http", "//")):
+        obj["image_url"] = display
 
 
 class _Mirror:
@@ -196,7 +196,7 @@ class _Mirror:
             f"{kind}_show", {"id": name, "include_datasets": False, "include_users": self.opts.members}
         )
         prepared = prepare_for_load(thing, src)
-        _absolute_image(prepared, self.source.url)
+        _absolute_image(prepared, src)
         for key in ("state", "approval_status", "is_organization", "type"):
             prepared.pop(key, None)  # the target decides these for a new object
         want_members: set[tuple[str, str]] | None = None
@@ -434,6 +434,10 @@ class _Mirror:
     async def guarded(self, kind: str, label: str, work: Any) -> None:
         try:
             status = await work
+        except SourceMissing:
+            # the source's own metadata promises bytes it does not have: nothing to copy, not a failure
+            self.report.add(kind, "missing_on_source", label)
+            return
         except (exc.CKANAPIError, OSError) as err:
             self.report.add(kind, "failed", label, error_reason(err))
             self.note(f"{kind.replace('_', ' ')} {label}: {error_reason(err)}")

@@ -15,10 +15,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .. import _exceptions as exc
 from ..datastore._protocol import adrive
 from ..files import download_job, file_digest, upload_job
 
-__all__ = ["sync_file"]
+__all__ = ["SourceMissing", "sync_file"]
+
+
+class SourceMissing(exc.CKANAPIError):
+    """The source itself has nothing to copy (its file answers 404, its table does not exist)."""
 
 
 async def sync_file(
@@ -37,7 +42,12 @@ async def sync_file(
             resume=False,
             verify=True,
         )
-        report = await adrive(source, job)
+        try:
+            report = await adrive(source, job)
+        except exc.HTTPStatusError as err:
+            if err.status_code in (404, 410):
+                raise SourceMissing(f"the source has no file for this resource (HTTP {err.status_code})") from err
+            raise
         if dry_run:
             current = await target.call_action("resource_show", {"id": target_id})
             size, digest = file_digest(report.path)

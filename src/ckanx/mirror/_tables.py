@@ -24,6 +24,7 @@ from .. import _exceptions as exc
 from ..datastore._export import SearchOptions, pages_job
 from ..datastore._import import DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, ImportReport, _chunks, _send_chunk
 from ..datastore._protocol import adrive, aiterate
+from ._files import SourceMissing
 
 __all__ = ["TableResult", "sync_table"]
 
@@ -93,7 +94,7 @@ async def sync_table(source: Any, target: Any, source_id: str, target_id: str, *
     """Make the target resource's table equal to the source resource's (see the module docstring)."""
     src = await _table_meta(source, source_id)
     if src is None:
-        raise exc.NotFound(f"the source resource {source_id} has no DataStore table")
+        raise SourceMissing(f"the source resource {source_id} says datastore_active but has no DataStore table")
     src_fields, src_rows = src
     have = await _table_meta(target, target_id)
     if have is not None:
