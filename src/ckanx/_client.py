@@ -7,14 +7,17 @@ Everything that is not I/O — building requests, parsing answers, deciding retr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urljoin
 
 import httpx
 
 from . import _core
+from . import _exceptions as exc
 from ._config import ConfigError, env_target, env_token_for, profile_target
 from ._core import CallOptions, CallState, FileSpec, Raise, Retry, Return, Verify
 
@@ -125,6 +128,53 @@ class _BaseClient(Generic[H]):
             self.url = call.moved_to_https
         if call.method_switched_to:
             self.prefer_get = call.method_switched_to == "GET"
+
+    def _stream_request(
+        self,
+        method: str,
+        url_or_path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> httpx.Request:
+        """The request for :meth:`Client.stream`: the URL resolved against the site, the client's
+        headers, and the token only when the URL is on the site (:func:`ckanx._core.same_site`)."""
+        url = _core.resolve_url(self.url, url_or_path)
+        extensions = None
+        if timeout is not None:
+            limits = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+            extensions = {"timeout": limits.as_dict()}
+        return self._http.build_request(
+            method.upper(),
+            url,
+            params=dict(params) if params else None,
+            headers=_core.stream_headers(self._options(), url, headers),
+            extensions=extensions,
+        )
+
+    def _next_hop(
+        self,
+        request: httpx.Request,
+        response: httpx.Response,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        hops: int,
+    ) -> httpx.Request | None:
+        """The request a redirect leads to (``None`` when ``response`` is not one); the token rule is
+        applied again for the new URL, so it never follows a redirect to another host."""
+        location = response.headers.get("location")
+        if response.status_code not in (301, 302, 303, 307, 308) or not location:
+            return None
+        target = urljoin(str(request.url), location)
+        if hops >= _core.MAX_REDIRECTS:
+            raise exc.RedirectError(
+                f"GET {request.url.copy_with(query=None)}: too many redirects (last to {target})",
+                location=target,
+                status_code=response.status_code,
+                url=str(request.url.copy_with(query=None)),
+            )
+        method = request.method if response.status_code in (307, 308) else "GET"
+        return self._stream_request(method, target, None, headers, timeout)
 
     def _http_kwargs(self) -> dict[str, Any]:
         return {
@@ -249,6 +299,51 @@ class Client(_BaseClient[httpx.Client]):
             self._server_info = self.call_action("status_show")
         return self._server_info
 
+    @contextlib.contextmanager
+    def stream(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        follow_redirects: bool = False,
+    ) -> Iterator[httpx.Response]:
+        """A raw streamed request (resource downloads, ``/datastore/dump/<id>``), as a context manager.
+
+        Example::
+
+            with ck.stream("GET", f"/datastore/dump/{rid}", params={"format": "csv"}) as response:
+                response.raise_for_status()
+                for chunk in response.iter_bytes():
+                    ...
+
+        ``url_or_path`` is an absolute ``http(s)`` URL or a path on the site. The API token is sent
+        only when the URL has the site's scheme, host and port (also after each redirect, which are
+        followed by hand when ``follow_redirects``). The client's timeouts, TLS settings, transport
+        and headers apply; ``timeout`` and ``headers`` add to them for this request. The response is
+        httpx's streamed response (not checked: a 404 is a response, not an exception); transport
+        failures raise httpx's exceptions. Nothing is retried.
+        """
+        request = self._stream_request(method, url_or_path, params, headers, timeout)
+        hops = 0
+        while True:
+            response = self._http.send(request, stream=True)
+            try:
+                following = self._next_hop(request, response, headers, timeout, hops) if follow_redirects else None
+            except BaseException:
+                response.close()
+                raise
+            if following is None:
+                break
+            response.close()
+            request, hops = following, hops + 1
+        try:
+            yield response
+        finally:
+            response.close()
+
     @functools.cached_property
     def datastore(self) -> DataStore:
         """DataStore tables: streamed, chunked, resumable import and export (see ``docs/datastore.md``)."""
@@ -332,6 +427,36 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         if self._server_info is None or refresh:
             self._server_info = await self.call_action("status_show")
         return self._server_info
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        follow_redirects: bool = False,
+    ) -> AsyncIterator[httpx.Response]:
+        """See :meth:`Client.stream` (``async with ck.stream(...) as response``)."""
+        request = self._stream_request(method, url_or_path, params, headers, timeout)
+        hops = 0
+        while True:
+            response = await self._http.send(request, stream=True)
+            try:
+                following = self._next_hop(request, response, headers, timeout, hops) if follow_redirects else None
+            except BaseException:
+                await response.aclose()
+                raise
+            if following is None:
+                break
+            await response.aclose()
+            request, hops = following, hops + 1
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     @functools.cached_property
     def datastore(self) -> AsyncDataStore:

@@ -499,12 +499,7 @@ class CallState:
 
     def _same_host(self, url: str) -> bool:
         """The token goes only to the configured site (scheme, host and port), never elsewhere."""
-        a, b = urlsplit(url), urlsplit(self.base_url)
-        return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
-            b.scheme,
-            b.hostname,
-            b.port or _default_port(b.scheme),
-        )
+        return same_site(url, self.base_url)
 
     # -- outcomes
 
@@ -709,6 +704,46 @@ class CallState:
         for f in self.files:
             if f.owned:
                 f.fileobj.close()
+
+
+def same_site(url: str, base_url: str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base_url``: the one rule for sending the token.
+
+    Used for action calls (also after redirects) and for raw streamed GETs (:meth:`Client.stream`).
+    """
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
+        b.scheme,
+        b.hostname,
+        b.port or _default_port(b.scheme),
+    )
+
+
+def resolve_url(base_url: str, url_or_path: str) -> str:
+    """An absolute ``http(s)`` URL as it is; anything else is a path on the site (``/datastore/dump/x``
+    and ``datastore/dump/x`` both become ``<site>/datastore/dump/x``, keeping a site path prefix).
+
+    Raises ``ValueError`` for another scheme (``file:``, ``ftp:``): the client only speaks HTTP.
+    """
+    text = url_or_path.strip()
+    scheme = urlsplit(text).scheme.lower()
+    if scheme in ("http", "https") and "://" in text:
+        return text
+    if scheme and "://" in text:
+        raise ValueError(f"unsupported URL scheme {scheme!r} in {text!r} (use http or https, or a path on the site)")
+    return f"{base_url}/{text.lstrip('/')}"
+
+
+def stream_headers(opts: CallOptions, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers for a raw GET to ``url``: the client's own, the caller's, and the token only on the site."""
+    headers = dict(opts.headers)
+    if not same_site(url, opts.base_url):
+        # a credential set in the client-wide headers must not travel to another host either
+        headers = {k: v for k, v in headers.items() if k.lower() != opts.token_header.lower()}
+    elif opts.token:
+        headers[opts.token_header] = opts.token
+    headers.update(extra or {})  # what the caller passes for this request is sent as given
+    return headers
 
 
 def _default_port(scheme: str) -> int:

@@ -272,7 +272,11 @@ def test_sync_and_async_expose_the_same_public_api() -> None:
     for name in public(ckanx.Client):
         a, b = getattr(ckanx.Client, name), getattr(ckanx.AsyncClient, name)
         if callable(a) and not isinstance(a, type):
-            assert inspect.signature(a) == inspect.signature(b), name
+            sa, sb = inspect.signature(a), inspect.signature(b)
+            # a context manager's generator is an Iterator in one and an AsyncIterator in the other
+            ra = str(sa.return_annotation).replace("AsyncIterator", "Iterator")
+            rb = str(sb.return_annotation).replace("AsyncIterator", "Iterator")
+            assert sa.replace(return_annotation=ra) == sb.replace(return_annotation=rb), name
     assert inspect.signature(ckanx.Client.__init__) == inspect.signature(ckanx.AsyncClient.__init__)
 
 

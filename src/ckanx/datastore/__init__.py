@@ -33,7 +33,7 @@ from ._import import (
     Progress,
     import_job,
 )
-from ._protocol import Call, Job, adrive, aiterate, auth_headers, drive, iterate
+from ._protocol import Call, Job, adrive, aiterate, drive, iterate
 from ._source import SourceError, detect_encoding
 
 __all__ = [
@@ -55,18 +55,6 @@ class _DataStoreJobs:
 
     def _import_job(self, target: str, source: Any, kwargs: dict[str, Any]) -> Job[ImportReport]:
         opts = ImportOptions(target=target, source=source, **kwargs)
-        if isinstance(source, str) and source.startswith(("http://", "https://")):
-            import httpx
-
-            # a URL source is read synchronously (row parsing is CPU work anyway); the token goes
-            # only to the CKAN site itself
-            own = not isinstance(self.client._http, httpx.Client)
-            http = httpx.Client(verify=self.client.verify, timeout=self.client.timeout) if own else self.client._http
-            opts.http = http
-            opts.headers = auth_headers(self.client, source)
-            if opts.checkpoint is not None:
-                opts.checkpoint = Path(opts.checkpoint)
-            return _closing(import_job(opts), http) if own else import_job(opts)
         if opts.checkpoint is not None:
             opts.checkpoint = Path(opts.checkpoint)
         return import_job(opts)
@@ -250,14 +238,6 @@ def _delete_call(resource_id: str, filters: Mapping[str, Any] | None, force: boo
     if force:
         data["force"] = True
     return Call("datastore_delete", data)
-
-
-def _closing(job: Job[ImportReport], http: Any) -> Job[ImportReport]:
-    """Run ``job``, then close the HTTP client opened for its URL source."""
-    try:
-        return (yield from job)
-    finally:
-        http.close()
 
 
 def _one(call: Call) -> Job[Any]:

@@ -2,7 +2,7 @@
 
 An import or an export is written once, as a generator that *yields* what it needs from the server
 (:class:`Call` an action, :class:`Info` for ``status_show``, :class:`Stream` a GET on the site into a
-sink, :class:`Fetch` any URL with explicit headers)
+sink, :class:`Fetch` any URL; both through the client's ``stream()``, which decides where the token goes)
 and receives the answer back (or has the client's exception thrown into it). :func:`drive` runs such
 a generator with a :class:`~ckanx.Client`, :func:`adrive` with an :class:`~ckanx.AsyncClient`; they
 are the only code that differs between the synchronous and asynchronous APIs. Generators may also
@@ -16,11 +16,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["Call", "Emit", "Fetch", "Info", "Sleep", "Stream", "adrive", "aiterate", "drive", "iterate"]
+from .._core import same_site
+
+__all__ = ["Call", "Emit", "Fetch", "Info", "Sleep", "Stream", "adrive", "aiterate", "drive", "iterate", "same_site"]
 
 T = TypeVar("T")
 
@@ -53,16 +54,20 @@ class Stream:
 
 @dataclass
 class Fetch:
-    """GET an absolute ``url`` with exactly ``headers`` (no token added, no redirect followed).
+    """GET ``url`` (absolute, or a path on the site) with the client's :meth:`~ckanx.Client.stream`:
+    the token goes only to the site; ``headers`` are added (e.g. ``Range``).
 
     The generator receives the ``httpx.Response`` (body already consumed): for 200 and 206 the body
-    went to ``sink`` chunk by chunk, otherwise it was read into the response.
+    went to ``sink`` chunk by chunk, otherwise it was read into the response. Redirects are returned
+    as they are unless ``follow_redirects`` (then followed by the client, the token rule re-applied
+    to each hop).
     """
 
     url: str
     headers: dict[str, str]
-    sink: Callable[[bytes], None]
+    sink: Callable[[bytes], object]  # e.g. a file's write
     on_status: Callable[[int], None] | None = None  # called before a 200/206 body is fed to ``sink``
+    follow_redirects: bool = False
 
 
 @dataclass
@@ -82,28 +87,8 @@ class Emit:
 Job = Generator[Any, Any, T]
 
 
-def auth_headers(client: Any, url: str) -> dict[str, str]:
-    """Headers for a raw GET: the client's own, plus the token only when ``url`` is on the CKAN site."""
-    headers = dict(client.headers)
-    token = getattr(client, "_token", None)
-    if token and same_site(url, client.url):
-        headers[client.token_header] = token
-    return headers
-
-
-def same_site(url: str, base: str) -> bool:
-    """Same scheme, host and port (the rule for sending the token)."""
-    a, b = urlsplit(url), urlsplit(base)
-
-    def port(p: Any) -> int:
-        return p.port or (443 if p.scheme == "https" else 80)
-
-    return (a.scheme, (a.hostname or "").lower(), port(a)) == (b.scheme, (b.hostname or "").lower(), port(b))
-
-
 def _stream_sync(client: Any, step: Stream) -> int:
-    url = client.url + step.path
-    with client._http.stream("GET", url, params=step.params, headers=auth_headers(client, url)) as response:
+    with client.stream("GET", step.path, params=step.params) as response:
         if response.status_code >= 400:
             response.read()
             return int(response.status_code)
@@ -113,8 +98,7 @@ def _stream_sync(client: Any, step: Stream) -> int:
 
 
 async def _stream_async(client: Any, step: Stream) -> int:
-    url = client.url + step.path
-    async with client._http.stream("GET", url, params=step.params, headers=auth_headers(client, url)) as response:
+    async with client.stream("GET", step.path, params=step.params) as response:
         if response.status_code >= 400:
             await response.aread()
             return int(response.status_code)
@@ -124,7 +108,7 @@ async def _stream_async(client: Any, step: Stream) -> int:
 
 
 def _fetch_sync(client: Any, step: Fetch) -> httpx.Response:
-    with client._http.stream("GET", step.url, headers=step.headers) as response:
+    with client.stream("GET", step.url, headers=step.headers, follow_redirects=step.follow_redirects) as response:
         if response.status_code in (200, 206):
             if step.on_status is not None:
                 step.on_status(response.status_code)
@@ -136,7 +120,8 @@ def _fetch_sync(client: Any, step: Fetch) -> httpx.Response:
 
 
 async def _fetch_async(client: Any, step: Fetch) -> httpx.Response:
-    async with client._http.stream("GET", step.url, headers=step.headers) as response:
+    async with client.stream("GET", step.url, headers=step.headers,
+                             follow_redirects=step.follow_redirects) as response:
         if response.status_code in (200, 206):
             if step.on_status is not None:
                 step.on_status(response.status_code)

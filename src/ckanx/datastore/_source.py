@@ -333,26 +333,17 @@ def _kind_for(name: str, sample: bytes) -> str:
     return "jsonl" if stripped.startswith(b"{") else "csv"
 
 
-def open_source(source: Any, *, http: Any = None, headers: dict[str, str] | None = None,
-                kind: str | None = None) -> OpenedSource:
-    """Open a path, a binary/text file object or an ``http(s)`` URL (streamed with ``http``, an
-    ``httpx.Client``) and read its sample."""
+def open_source(source: Any, *, kind: str | None = None) -> OpenedSource:
+    """Open a path or a binary/text file object and read its sample.
+
+    ``http(s)`` URLs are not opened here: the import downloads them first (with the client's
+    ``stream()``, so the token rule and TLS settings apply) and opens the downloaded file.
+    """
     closer = None
     size: int | None = None
     if isinstance(source, str) and source.startswith(("http://", "https://")):
-        if http is None:
-            raise SourceError("reading a URL needs an HTTP client")
-        ctx = http.stream("GET", source, headers=headers or {}, follow_redirects=True)
-        response = ctx.__enter__()
-        if response.status_code >= 400:
-            ctx.__exit__(None, None, None)
-            raise SourceError(f"cannot download {source}: HTTP {response.status_code}")
-        raw: IO[bytes] = _IterStream(response.iter_bytes())  # type: ignore[assignment]
-        closer = lambda: ctx.__exit__(None, None, None)  # noqa: E731
-        name = source.rsplit("/", 1)[-1].split("?")[0] or "download"
-        length = response.headers.get("content-length")
-        size = int(length) if length and length.isdigit() else None
-    elif isinstance(source, (str, os.PathLike)):
+        raise SourceError(f"{source}: a URL source must be downloaded first (DataStore.import_table does that)")
+    if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed by OpenedSource.close
