@@ -159,3 +159,29 @@ def test_dump_datastore_fields_and_resource_views(runner: CliRunner, ckan_server
     assert [f["id"] for f in dumped["datastore_fields"]] == ["_id", "a"]
     plain = jsonl(cli(runner, ckan_server, "dump", "datasets", "ds-0000").stdout)[0]["resources"][0]
     assert "datastore_fields" not in plain
+
+
+@pytest.mark.parametrize("command", [["dump", "datasets", "--all"], ["load", "datasets", "-I", "-"]])
+def test_config_file_without_ckan_is_one_line_error(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # `-c CONFIG` runs CKAN in-process (LocalCKAN); outside CKAN's virtualenv that must be one
+    # clear line and a non-zero exit, not a traceback
+    import sys
+
+    from ckanx.cli import main
+
+    for name in [n for n in sys.modules if n == "ckan" or n.startswith("ckan.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ckan", None)  # import ckan -> ModuleNotFoundError
+    ini = tmp_path / "ckan.ini"
+    ini.write_text("[app:main]\n")
+    result = runner.invoke(main, [*command, "-c", str(ini)], input="")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"ckanx: error: cannot use the local CKAN at {ini}: LocalCKAN needs the ckan package: "
+        "run this inside the CKAN virtualenv (pip install ckanx there)\n"
+    )
+    missing = runner.invoke(main, [*command, "-c", str(tmp_path / "nope.ini")], input="")
+    assert missing.exit_code == 2
+    assert missing.stderr == f"ckanx: error: no CKAN config file at {tmp_path / 'nope.ini'}\n"
