@@ -4,8 +4,9 @@ Reading the target costs about one ``package_search`` per 1000 owned datasets (t
 ``ckanx_sync_source`` extra and the organization, private and drafts included), one per 100
 names that might be taken, and one ``group_list`` page per 1000 groups when records name groups.
 
-Writes go in three phases, each with ``concurrency`` calls in flight: deletions and marks first
-(so a name they free can be taken by a create), then updates, then creates. Every write is safe to
+Writes go in phases, each with ``concurrency`` calls in flight: deletions and marks first (so a
+name they free can be taken), then updates (in waves when one renames a dataset into a name
+another frees), then creates. Every write is safe to
 repeat after a lost answer or a crash, which is what makes a re-run complete an interrupted sync
 with nothing duplicated:
 
@@ -447,8 +448,12 @@ async def _execute(
             on_result(act, result)
 
     numbered = list(enumerate(the_plan.actions, 1))
-    for phase in (("delete", "mark"), ("update",), ("create",)):
-        todo = [(n, a) for n, a in numbered if a.kind in phase]
+    waves = sorted({a.wave for _, a in numbered if a.kind == "update"})
+    phases: list[list[tuple[int, PlannedAction]]] = [[(n, a) for n, a in numbered if a.kind in ("delete", "mark")]]
+    # an update that takes a name another update frees waits for it (see planner.PlannedAction.wave)
+    phases += [[(n, a) for n, a in numbered if a.kind == "update" and a.wave == w] for w in waves]
+    phases.append([(n, a) for n, a in numbered if a.kind == "create"])
+    for todo in phases:
         if todo:
             await run_ordered(todo, work, emit, concurrency=concurrency)
     out = []

@@ -105,6 +105,7 @@ class PlannedAction:
         warnings: things the run dropped or could not do (missing groups).
         changes: what differs, one short line per field (``-v`` and dry runs).
         origin: where the source record came from.
+        wave: updates run in waves: one that takes a name another update frees runs a wave later.
     """
 
     kind: ActionKind
@@ -117,6 +118,7 @@ class PlannedAction:
     warnings: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     origin: str = ""
+    wave: int = 0
 
     @property
     def writes(self) -> bool:
@@ -309,6 +311,59 @@ def _changes(target: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return out
 
 
+def _settle_renames(actions: list[PlannedAction], waiting: dict[int, dict[str, Any]]) -> None:
+    """Records whose name an owned dataset holds: fine when that dataset's update renames it away
+    (the update runs a wave earlier; creates run after all updates), a conflict otherwise. A
+    failure makes its dependants fail too; names swapped in a cycle fail (no temporary names)."""
+    by_target = {id(a.target): i for i, a in enumerate(actions) if a.target is not None}
+
+    def frees(holder: dict[str, Any]) -> int | None:
+        index = by_target.get(id(holder))
+        if index is None:
+            return None
+        act = actions[index]
+        return index if act.kind == "update" and act.name != holder.get("name") else None
+
+    def fail(index: int, reason: str) -> None:
+        act = actions[index]
+        act.kind, act.reason, act.desired, act.changes = "fail", reason, None, []
+        waiting.pop(index, None)
+
+    changed = True
+    while changed:
+        changed = False
+        for index, holder in list(waiting.items()):
+            if frees(holder) is None:
+                fail(index, f"name {actions[index].name!r} is held by another dataset of this source "
+                            f"(sync id {_owner_key(holder)!r})")  # fmt: skip
+                changed = True
+        if changed:
+            continue
+        # waves; a cycle (a name swap) cannot be ordered
+        waves: dict[int, int] = {}
+        for start in list(waiting):
+            chain, index = [], start
+            while index in waiting and index not in waves and index not in chain:
+                chain.append(index)
+                nxt = frees(waiting[index])
+                assert nxt is not None
+                index = nxt
+            if index in chain:
+                for member in chain[chain.index(index) :]:
+                    fail(member, f"name {actions[member].name!r} is part of a name swap within the source: "
+                                 "rename through a free name first")  # fmt: skip
+                changed = True
+                break
+            base = waves.get(index, 0)
+            for member in reversed(chain):
+                base += 1
+                waves[member] = base
+        if not changed:
+            for index, wave in waves.items():
+                if actions[index].kind == "update":  # creates run after every update anyway
+                    actions[index].wave = wave
+
+
 def build_plan(
     records: Iterable[SourceRecord],
     owned: Iterable[dict[str, Any]],
@@ -347,6 +402,7 @@ def build_plan(
         leaving = {id(d) for d in owned_list if id(d) in extra_ids or _owner_key(d) not in claimed}
 
     actions: list[PlannedAction] = []
+    waiting: dict[int, dict[str, Any]] = {}  # action index -> the owned dataset holding its name
     seen_keys: set[str] = set()
     seen_names: set[str] = set()
     for rec in records:
@@ -383,7 +439,8 @@ def build_plan(
         holder = by_name.get(name)
         conflict = None
         if holder is not None and holder is not target and id(holder) not in leaving:
-            conflict = f"name {name!r} is held by another dataset of this source (sync id {_owner_key(holder)!r})"
+            # possible only if that dataset is renamed away first: settled after this loop
+            waiting[len(actions)] = holder
         elif holder is None and name in taken:
             conflict = f"name {name!r} is taken by a dataset this sync does not own ({taken[name]})"
         if conflict:
@@ -428,6 +485,8 @@ def build_plan(
                 warnings=warnings, changes=_changes(target, after), origin=rec.origin,
             )
         )  # fmt: skip
+
+    _settle_renames(actions, waiting)
 
     for ds in owned_list:
         key = _owner_key(ds)
