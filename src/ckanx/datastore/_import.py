@@ -484,6 +484,7 @@ def _import(opts: ImportOptions) -> Job[ImportReport]:
     # -- where to: an existing resource, or a dataset to add one to
     resource_id: str | None = None
     package_id: str | None = None
+    before: set[str] = set()  # the dataset's resources before the import (to find one it created)
     try:
         res = yield Call("resource_show", {"id": opts.target})
         resource_id = res["id"]
@@ -493,10 +494,11 @@ def _import(opts: ImportOptions) -> Job[ImportReport]:
         except exc.NotFound:
             raise ImportFailed(f"no resource or dataset {opts.target!r} on this site") from None
         package_id = pkg["id"]
+        before = {str(r.get("id")) for r in pkg.get("resources") or []}
 
     table = _open_table(opts, report)
     try:
-        return (yield from _run(opts, report, table, version, resource_id, package_id))
+        return (yield from _run(opts, report, table, version, resource_id, package_id, before))
     finally:
         table.close()
 
@@ -575,7 +577,7 @@ def _chunks(records: Iterator[dict[str, Any]], rows: int, max_bytes: int,
 
 
 def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tuple[int, ...],
-         resource_id: str | None, package_id: str | None) -> Job[ImportReport]:
+         resource_id: str | None, package_id: str | None, before: set[str]) -> Job[ImportReport]:
     fields = _fields_for(opts, table, report)
     report.fields = fields
     report.primary_key = list(opts.primary_key or [])
@@ -630,8 +632,7 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
             create["primary_key"] = list(opts.primary_key)
         if opts.indexes:
             create["indexes"] = list(opts.indexes)
-        created = yield Call("datastore_create", create)
-        resource_id = created["resource_id"]
+        resource_id = yield from _create_table(create, package_id, before, report)
         report.resource_id = resource_id
         report.created_resource = package_id is not None
         state = {"resource_id": resource_id, "baseline": existing, "committed": 0}
@@ -699,6 +700,78 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
     return report
 
 
+def _outcome_unknown(err: exc.CKANAPIError) -> bool:
+    """A transport failure after sending (the client raises these instead of repeating a write)."""
+    return isinstance(err, (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError)) and err.status_code != 413
+
+
+def _create_table(create: dict[str, Any], package_id: str | None, before: set[str],
+                  report: ImportReport) -> Job[str]:
+    """``datastore_create``; after an unknown outcome, look at what landed instead of stopping.
+
+    * the table exists with the import's fields: the create landed, carry on;
+    * the import was to create the resource and a new resource of that name appeared in the dataset
+      (with or without its table): that one is used — the create is never repeated with
+      ``resource=``, so a retry cannot add a second resource;
+    * nothing landed (after waiting :data:`SETTLE_SECONDS`, as the server may still be working):
+      the create is sent again, up to :data:`MAX_RESENDS` times.
+    """
+    request = create
+    for _attempt in range(MAX_RESENDS + 1):
+        try:
+            created = yield Call("datastore_create", request)
+            return str(created["resource_id"])
+        except exc.CKANAPIError as err:
+            if not _outcome_unknown(err):
+                raise
+            report.reconciled += 1
+            rid, table_ok = yield from _settled_create(request, package_id, before, report)
+            if rid is not None and table_ok:
+                return rid
+            if rid is not None and "resource" in request:
+                # the resource landed without its table. CKAN commits resource_create, then sets
+                # url_type "datastore" (which makes the table writable without force), then creates
+                # the table: finish its steps on this resource instead of adding another
+                yield Call("resource_patch", {"id": rid, "url_type": "datastore"})
+                request = {k: v for k, v in request.items() if k != "resource"}
+                request["resource_id"] = rid
+    raise ImportFailed(f"datastore_create failed {MAX_RESENDS + 1} times with an unknown outcome; "
+                       "check the dataset for an empty new resource", report)
+
+
+def _settled_create(create: dict[str, Any], package_id: str | None, before: set[str],
+                    report: ImportReport) -> Job[tuple[str | None, bool]]:
+    """``(resource id or None, whether its table has the import's fields)``, once the create has
+    landed or had :data:`SETTLE_SECONDS` to."""
+    wanted = [f["id"] for f in create.get("fields", [])]
+    waited = 0.0
+    while True:
+        rid = create.get("resource_id")
+        if rid is None and package_id is not None:
+            name = create["resource"]["name"]
+            pkg = yield Call("package_show", {"id": package_id})
+            new = [r for r in pkg.get("resources") or [] if str(r.get("id")) not in before and r.get("name") == name]
+            if len(new) > 1:
+                ids = ", ".join(str(r["id"]) for r in new)
+                raise ImportFailed(f"after a lost datastore_create answer, {len(new)} new resources named {name!r} "
+                                   f"are in the dataset ({ids}): another writer? stopping", report)
+            rid = str(new[0]["id"]) if new else None
+        if rid is not None:
+            report.resource_id = rid
+            try:
+                meta = yield Call("datastore_search", {"resource_id": rid, "limit": 0, "include_total": False})
+            except exc.NotFound:
+                meta = None
+            if meta is not None:
+                have = {f.get("id") for f in meta.get("fields", [])}
+                if all(name in have for name in wanted):
+                    return rid, True
+        if waited >= SETTLE_SECONDS:
+            return rid, False
+        yield Sleep(SETTLE_POLL)
+        waited += SETTLE_POLL
+
+
 def _refuse_message(resource_id: str, existing: int) -> str:
     return (f"the DataStore table {resource_id} already has {existing} rows and no primary key was given: "
             "importing would add duplicates; use replace (delete them first), append, or a primary key")
@@ -751,7 +824,7 @@ def _send_chunk(data: dict[str, Any], chunk: list[dict[str, Any]], method: str, 
                 rest = {**data, "records": chunk[half:]}
                 yield from _send_chunk(rest, chunk[half:], method, resource_id, baseline, committed + half, report)
                 return
-            if not isinstance(err, (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError)):
+            if not _outcome_unknown(err):
                 raise  # an answer (validation, auth, ...): not a transport problem
             if method != "insert":
                 raise  # the client already retried this idempotent call
