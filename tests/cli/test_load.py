@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,40 @@ def test_load_users_site_to_site(runner: CliRunner, ckan_server_factory: Any) ->
     assert b.client.action.user_show(id="someone")["fullname"] == "Some One"
     again = cli(runner, b, "load", "users", input=dumped)
     assert "2 unchanged" in again.stderr
+
+
+def test_upload_logo_needs_the_source_of_a_bare_file_name(runner: CliRunner, ckan_server: Any, tmp_path: Path) -> None:
+    # a bare image_url is a file uploaded on the source; without --source-url or image_display_url
+    # ckanx cannot know where to fetch it, and must say so rather than write a dangling name
+    path = tmp_path / "orgs.jsonl"
+    path.write_text(json.dumps({"name": "org-logo", "image_url": "2026-01-02-030405.123456logo.png"}) + "\n")
+    log = tmp_path / "log.jsonl"
+    result = cli(runner, ckan_server, "load", "organizations", "-I", str(path), "--upload-logo", "-l", str(log))
+    assert result.exit_code == 3
+    (entry,) = read_log(log)
+    assert entry["status"] == "error" and "give --source-url" in entry["error"]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"image_url": ""}, None),
+        ({"image_url": "https://cdn.example.org/logo.png"}, None),  # a link: kept as it is
+        (
+            {
+                "image_url": "2026-01-02-030405.123456logo.png",
+                "image_display_url": "https://a.example.org/uploads/group/2026-01-02-030405.123456logo.png",
+            },
+            ("https://a.example.org/uploads/group/2026-01-02-030405.123456logo.png", "logo.png"),
+        ),
+        (
+            {"image_url": "https://a.example.org/uploads/group/2026-01-02-030405.123456my%20logo.png"},
+            ("https://a.example.org/uploads/group/2026-01-02-030405.123456my%20logo.png", "my logo.png"),
+        ),
+    ],
+)
+def test_logo_source(record: dict[str, Any], expected: tuple[str, str] | None) -> None:
+    from ckanx.bulk.load import _Logo
+
+    logo = _Logo.of(record, "https://other.example.org")
+    assert (None if logo is None else (logo.url, logo.filename)) == expected

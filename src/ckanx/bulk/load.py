@@ -13,11 +13,12 @@ are unchanged by then, they are skipped without writing.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -32,6 +33,9 @@ __all__ = ["LoadOptions", "run_load"]
 
 LOOKUP_CHUNK = 100
 CHECKPOINT_SECONDS = 0.5
+# CKAN stores an uploaded group/organization image as "<upload time><original name>"
+_UPLOAD_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}\.\d{6}")
+_GROUP_UPLOADS = "/uploads/group/"
 
 
 @dataclass
@@ -142,7 +146,7 @@ async def run_load(
     lookups = _Lookups(client, opts.thing)
     downloads = (
         httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(120.0, connect=10.0), verify=opts.verify)
-        if opts.upload_resources
+        if opts.upload_resources or (opts.upload_logo and opts.thing in ("groups", "organizations"))
         else None
     )
     last_save = time.monotonic()
@@ -229,6 +233,15 @@ async def _load_one(
     spec = THINGS[thing]
     prepared = prepare_for_load(thing, value, default_owner_org=opts.default_owner_org)
     name = record_key(prepared)
+    logo: _Logo | None = None
+    if opts.upload_logo and downloads is not None and thing in ("groups", "organizations"):
+        try:
+            logo = _Logo.of(value, opts.source_url)
+        except ValueError as err:
+            return Outcome("error", name, prepared.get("id"), str(err))
+        if logo is not None:
+            # the source's file name means nothing on this site: the file itself is uploaded below
+            prepared.pop("image_url", None)
     existing = await _find_existing(client, thing, prepared, rec)
     if existing is None:
         if opts.update_only:
@@ -246,12 +259,21 @@ async def _load_one(
             return Outcome("error", name, prepared.get("id"), error_reason(err))
         else:
             problems = await _after_write(client, opts, thing, value, result, downloads)
+            if logo is not None and downloads is not None:
+                problems += await logo.copy(client, spec.plural, result, downloads, opts.source_token)
             return _done("created", result, problems)
     if opts.create_only:
         return Outcome("exists", name, existing.get("id"))
     changed = differences(thing, prepared, existing)
-    if not changed and existing.get("state", "active") == "active":
+    same_logo = True
+    if logo is not None and downloads is not None:
+        same_logo = await logo.same_as(existing, downloads, opts.source_token)
+    if not changed and same_logo and existing.get("state", "active") == "active":
         return Outcome("unchanged", name, existing.get("id"))
+    if not changed and existing.get("state", "active") == "active":
+        assert logo is not None and downloads is not None
+        problems = await logo.copy(client, spec.plural, existing, downloads, opts.source_token)
+        return _done("updated", existing, problems)
     merged = merge_for_update(existing, prepared)
     if existing.get("state") == "deleted" and "state" not in prepared:
         merged["state"] = "active"  # loading a record means it should exist
@@ -266,7 +288,92 @@ async def _load_one(
     except exc.ActionError as err:
         return Outcome("error", name, existing.get("id"), error_reason(err))
     problems = await _after_write(client, opts, thing, value, result, downloads)
+    if not same_logo and logo is not None and downloads is not None:
+        problems += await logo.copy(client, spec.plural, result, downloads, opts.source_token)
     return _done("updated", result, problems)
+
+
+class _Logo:
+    """``--upload-logo``: a group's or organization's image uploaded on the source site.
+
+    CKAN keeps an uploaded image as a bare file name in ``image_url`` and serves it from
+    ``<site>/uploads/group/<name>`` (``image_display_url``). Loaded as it is, that name points at
+    nothing on the target; so the file is downloaded from the source and uploaded to the target
+    with ``<thing>_patch`` and ``image_upload`` (multipart; checked on CKAN 2.11 to keep the other
+    fields and the members). An unchanged load compares the two files' bytes, not their names.
+    """
+
+    def __init__(self, url: str, source_url: str | None) -> None:
+        self.url = url
+        self.source_url = source_url
+        self._content: bytes | None = None
+
+    @classmethod
+    def of(cls, record: dict[str, Any], source_url: str | None) -> _Logo | None:
+        """The uploaded image of ``record``, or ``None`` (no image, or a link to an image elsewhere)."""
+        image = str(record.get("image_url") or "")
+        if not image:
+            return None
+        if "://" in image:
+            return cls(image, source_url) if _GROUP_UPLOADS in urlsplit(image).path else None
+        display = str(record.get("image_display_url") or "")
+        if _GROUP_UPLOADS in urlsplit(display).path:
+            return cls(display, source_url)
+        if source_url:
+            return cls(f"{source_url.rstrip('/')}{_GROUP_UPLOADS}{quote(image)}", source_url)
+        raise ValueError(
+            f"--upload-logo: image {image!r} was uploaded on the source site, whose address the record "
+            "does not give (no image_display_url): give --source-url"
+        )
+
+    @property
+    def filename(self) -> str:
+        """The original file name, without the source's upload-time prefix."""
+        name = unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+        return _UPLOAD_STAMP.sub("", name) or "logo"
+
+    async def content(self, downloads: httpx.AsyncClient, source_token: str | None) -> bytes:
+        """The image's bytes from the source (downloaded once)."""
+        if self._content is None:
+            headers = {}
+            if source_token and self.source_url and same_origin(self.url, self.source_url):
+                headers["Authorization"] = source_token  # only to the source CKAN itself
+            response = await downloads.get(self.url, headers=headers)
+            response.raise_for_status()
+            self._content = response.content
+        return self._content
+
+    async def same_as(self, existing: dict[str, Any], downloads: httpx.AsyncClient, token: str | None) -> bool:
+        """Whether the target already shows the same image bytes (either download failing: no)."""
+        current = str(existing.get("image_display_url") or "")
+        if _GROUP_UPLOADS not in urlsplit(current).path:
+            return False
+        try:
+            mine = await self.content(downloads, token)
+            response = await downloads.get(current)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and response.content == mine
+
+    async def copy(
+        self, client: Any, plural: str, target: Any, downloads: httpx.AsyncClient, source_token: str | None
+    ) -> list[str]:
+        """Upload the image to ``target``; returns problems (empty when the site took the file)."""
+        if not isinstance(target, dict) or not target.get("id"):
+            return []
+        try:
+            content = await self.content(downloads, source_token)
+        except httpx.HTTPError as err:
+            return [f"logo: download from the source failed: {type(err).__name__}"]
+        action = "group_patch" if plural == "groups" else "organization_patch"
+        try:
+            result = await client.call_action(action, {"id": target["id"]}, {"image_upload": (self.filename, content)})
+        except exc.CKANAPIError as err:
+            return [f"logo: upload failed: {error_reason(err)}"]
+        image = str((result or {}).get("image_url") or "")
+        if not image or "://" in image or image == target.get("image_url"):
+            return [f"logo: the site did not store the uploaded image (image_url is {image!r} after {action})"]
+        return []
 
 
 def _done(status: str, result: Any, problems: list[str]) -> Outcome:

@@ -40,13 +40,21 @@ from ._target import CLIError, ExitCode, TargetOptions, resolve_target, target_o
 @click.option(
     "--upload-resources", is_flag=True, help="Copy uploaded resource files from the source site (see --source-url)."
 )
-@click.option("--source-url", metavar="URL", help="The source CKAN of --upload-resources: its token goes only there.")
+@click.option(
+    "--source-url",
+    metavar="URL",
+    help="The source CKAN of --upload-resources/--upload-logo: its token goes only there.",
+)
 @click.option(
     "--source-token-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Token for downloading from --source-url (default: $CKAN_API_TOKEN if it belongs to it).",
 )
-@click.option("--upload-logo", is_flag=True, help="Accepted for ckanapi compatibility (image URLs are kept).")
+@click.option(
+    "--upload-logo",
+    is_flag=True,
+    help="Copy group/organization images uploaded on the source site (image_upload); links are kept.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted load of -I FILE from its checkpoint.")
 @click.option(
     "--checkpoint",
@@ -88,6 +96,9 @@ def load_command(
       does not mention.
     - owner_org and groups are resolved by name (organization.name in a dump), so ids from another
       site do not break site-to-site loads; --owner-org NAME is used when a dataset has none.
+    - --upload-logo (groups, organizations): an image uploaded on the source (image_url a bare
+      file name, or a URL under /uploads/group/) is downloaded from there and uploaded here; an
+      image linked from elsewhere is kept as a link.
     - A record CKAN refuses is logged with CKAN's reason and the job exits with 3.
     - With -I FILE a checkpoint is kept beside it; --resume continues after a crash (records done
       after the last checkpoint are checked again and skipped when unchanged).
@@ -99,6 +110,7 @@ def load_command(
       ckanx load datasets -I dump.jsonl --owner-org my-org -l load-log.jsonl
       ckanx load datasets -I dump.jsonl --resume
       ckanx load organizations -I orgs.jsonl -n
+      ckanx load organizations -I orgs.jsonl --upload-logo --source-url https://a.example.org
     """
     if create_only and update_only:
         raise CLIError("-n/--create-only and -o/--update-only exclude each other", ExitCode.USAGE)
@@ -110,7 +122,7 @@ def load_command(
     resolved = resolve_target(target)
     concurrency = concurrency_for(processes, resolved)
     source_token = None
-    if upload_resources and source_url:
+    if (upload_resources or upload_logo) and source_url:
         if source_token_file:
             try:
                 source_token = source_token_file.read_text().strip() or None
