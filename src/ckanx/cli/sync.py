@@ -180,8 +180,13 @@ def sync_command(
         click.echo(f"plan for {report.source_id!r} into {report.into!r}: {report.plan.summary()}")
         for line in _plan_lines(report.plan, verbose):
             click.echo(line)
-    elif not quiet:
-        click.echo(f"sync {report.source_id!r} into {report.into!r}: {report.summary()}", err=True)
+    else:
+        if verbose:
+            for rec in report.records:
+                for warning in rec.warnings:
+                    click.echo(f"warning: {rec.name}: {warning}", err=True)
+        if not quiet:
+            click.echo(f"sync {report.source_id!r} into {report.into!r}: {report.summary()}", err=True)
     if report_file is not None:
         try:
             _write_report(report_file, report)

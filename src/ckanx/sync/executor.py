@@ -491,6 +491,14 @@ async def run_async(
     progress = progress or Progress("sync", quiet=True)
     progress.set_total(len(the_plan.writes))
     log = log or RecordLog(None)
+    for number, act in enumerate(the_plan.actions, 1):
+        if act.writes:
+            continue  # logged when written
+        status = "error" if act.kind == "fail" else STATUS[act.kind]
+        target_id = act.target.get("id") if act.target else None
+        log.write(number, Outcome(status, act.name, target_id, act.reason if act.kind == "fail" else None))
+        if act.kind == "fail":
+            progress.note(f"{act.name or act.origin}: {act.reason}")
     records = await _execute(
         client, the_plan, concurrency=options.concurrency, progress=progress, log=log, on_result=on_result
     )
