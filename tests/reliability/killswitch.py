@@ -6,7 +6,8 @@ job in one of these phases:
 
 * ``before``: the request reached the server but is not run (the site is unchanged);
 * ``after``: the request ran to completion, but its answer is never delivered ("outcome unknown");
-* ``mid``: the response status and its first body chunk are delivered, the rest is not (a torn stream);
+* ``mid``: the response status and the first half of its body are delivered, the job gets ``delay``
+  seconds to act on them (a CSV export writes them to its file), then it is killed (a torn stream);
 * ``delay``: the answer is delivered, and the job is killed ``delay`` seconds later, wherever it then
   is (parsing, writing and syncing output, saving its checkpoint, sending the next request).
 
@@ -134,28 +135,24 @@ class KillSwitch:
             await self.app(scope, receive, send)
             self._delayed_kill(victim, point.delay)
             return
+        # "after" and "mid": run the request to the end, holding its answer back
         held: list[Any] = []
-        state = {"dead": False}
 
         async def holding_send(message: Any) -> None:
-            if state["dead"]:
-                held.append(message)  # delivered to a dead peer at the end (uvicorn drops it)
-                return
-            if point.phase == "mid" and message.get("type") == "http.response.body":
-                await send(message)  # the status, headers and the first body chunk get through
-                state["dead"] = True  # first: the streaming app may be cancelled while we wait below
-                await asyncio.to_thread(self._kill_and_reap, victim)
-                return
-            if point.phase == "mid":
-                await send(message)
-                return
             held.append(message)
 
         await self.app(scope, receive, holding_send)
-        if not state["dead"]:
+        if point.phase == "mid" and held and held[0].get("type") == "http.response.start":
+            body = b"".join(m.get("body", b"") for m in held[1:])
+            await send(held[0])
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            await asyncio.sleep(point.delay)  # time for the job to act on the half it got (write it out)
             await asyncio.to_thread(self._kill_and_reap, victim)
+            await send({"type": "http.response.body", "body": body[len(body) // 2 :]})  # to a dead peer
+            return
+        await asyncio.to_thread(self._kill_and_reap, victim)
         for message in held:
-            await send(message)
+            await send(message)  # to a dead peer: uvicorn drops it
 
 
 def install(srv: Any) -> KillSwitch:
