@@ -576,3 +576,26 @@ def test_load_groups_killed_and_resumed_equals_uninterrupted(
     want = {json.loads(x)["name"]: json.loads(x) for x in src.read_text().splitlines()}
     for g in got:
         assert (g["title"], g["description"]) == (want[g["name"]]["title"], want[g["name"]]["description"]), seed
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the resource made by datastore_create is not in a checkpoint yet")
+def test_import_into_a_dataset_killed_right_after_datastore_create_leaves_one_resource(store: Site,
+                                                                                       tmp_path: Path) -> None:
+    """``datastore import DATASET FILE`` creates the resource with ``datastore_create``; the checkpoint
+    naming it is saved only after the answer. Killed in between, there is nothing to resume, and the
+    fresh run creates a second resource: the first stays behind with an empty table. (strict xfail:
+    this test starts failing — and so must be unmarked — once the gap is fixed.)"""
+    name = f"kt-orphan-{uuid.uuid4().hex[:6]}"
+    store.srv.client.action.package_create(name=name, owner_org="kt-ds-org")
+    checkpoint = tmp_path / "c"
+    args = ["datastore", "import", name, str(HDX), "--chunk-rows", "5000", "-q", "--checkpoint", str(checkpoint)]
+    counted = run_cli(store.switch, store.url, store.token_file, ["datastore", "import", name, str(HDX), "--dry-run",
+                                                                  "-q"])
+    assert counted.returncode == 0, counted.stderr
+    # the real run's requests before datastore_create are the dry run's (status, lookups, no writes)
+    point = KillPoint(counted.requests + 1, "after")
+    killed = run_cli(store.switch, store.url, store.token_file, args, point=point)
+    assert killed.killed and point.request.endswith("/datastore_create"), point
+    again = run_cli(store.switch, store.url, store.token_file, args + (["--resume"] if checkpoint.exists() else []))
+    assert again.returncode == 0, again.stderr
+    assert len(store.srv.client.action.package_show(id=name)["resources"]) == 1
