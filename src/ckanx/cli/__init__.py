@@ -6,6 +6,7 @@ Every command is a thin shell over library functions. Errors reach the user as o
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -16,9 +17,43 @@ import click
 from .._exceptions import CKANAPIError
 from ._target import CLIError, ExitCode
 
+# command name -> the module of this package that defines it, imported only when the command runs
+# (or when --help lists them all): `ckanx dump` then does not import the DataStore, sync and mirror
+# code, which was about a third of its start-up time. A new command module may still be imported
+# eagerly here (`from . import x as _x`): it registers itself as before.
+_COMMAND_MODULES = {
+    "action": "action",
+    "batch": "batch",
+    "bulk-update": "bulk_update",
+    "datastore": "datastore",
+    "delete": "delete",
+    "demo": "demo",
+    "dump": "dump",
+    "files": "files",
+    "find": "find",
+    "load": "load",
+    "mirror": "mirror",
+    "profile": "profile",
+    "search": "search",
+    "serve": "serve",
+    "sync": "sync",
+    "tokens": "tokens",
+}
+
 
 class _Group(click.Group):
-    """Turns library errors into one-line messages and exit codes."""
+    """Turns library errors into one-line messages and exit codes; loads commands on first use."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"{__name__}.{module}")  # registers the command on `main`
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in sorted(set(_COMMAND_MODULES.values())):
+            importlib.import_module(f"{__name__}.{module}")
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,20 +101,3 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 __all__ = ["CLIError", "ExitCode", "main"]
-
-from . import action as _action  # noqa: E402, F401  (registers `ckanx action`)
-from . import batch as _batch  # noqa: E402, F401  (registers `ckanx batch`)
-from . import bulk_update as _bulk_update  # noqa: E402, F401  (registers `ckanx bulk-update`)
-from . import datastore as _datastore  # noqa: E402, F401  (registers `ckanx datastore`)
-from . import delete as _delete  # noqa: E402, F401  (registers `ckanx delete`)
-from . import demo as _demo  # noqa: E402, F401  (registers `ckanx demo`)
-from . import dump as _dump  # noqa: E402, F401  (registers `ckanx dump`)
-from . import files as _files  # noqa: E402, F401  (registers `ckanx files`)
-from . import find as _find  # noqa: E402, F401  (registers `ckanx find`)
-from . import load as _load  # noqa: E402, F401  (registers `ckanx load`)
-from . import mirror as _mirror  # noqa: E402, F401  (registers `ckanx mirror`)
-from . import profile as _profile  # noqa: E402, F401  (registers `ckanx profile`)
-from . import search as _search  # noqa: E402, F401  (registers `ckanx search`)
-from . import serve as _serve  # noqa: E402, F401  (registers `ckanx serve`)
-from . import sync as _sync  # noqa: E402, F401  (registers `ckanx sync`)
-from . import tokens as _tokens  # noqa: E402, F401  (registers `ckanx tokens`)
