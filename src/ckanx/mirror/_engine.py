@@ -378,6 +378,7 @@ class _Mirror:
         self, src: dict[str, Any], found: dict[str, dict[str, Any]]
     ) -> tuple[str, str | None, dict[str, Any] | None]:
         prepared = prepare_for_load("datasets", src)
+        self.local_urls(prepared)
         # the name first: a target dataset with this name is the one to keep in step
         existing = found.get(f"name:{src['name']}") or found.get(f"id:{src['id']}")
         status = "unchanged"
@@ -410,6 +411,14 @@ class _Mirror:
         if result is not None:
             await self.resources(src, result, created=status == "created")
         return status, None, result
+
+    def local_urls(self, prepared: dict[str, Any]) -> None:
+        """A DataStore resource's URL on the source's own dump endpoint points at the target's copy."""
+        prefix = self.source.url + "/datastore/dump/"
+        for res in prepared.get("resources") or []:
+            url = res.get("url") if isinstance(res, dict) else None
+            if isinstance(url, str) and url.startswith(prefix):
+                res["url"] = self.target.url + "/datastore/dump/" + url[len(prefix):]
 
     async def resources(self, src: dict[str, Any], result: dict[str, Any], *, created: bool) -> None:
         targets = [r for r in result.get("resources") or [] if isinstance(r, dict)]
