@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -37,3 +40,23 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_core, "INITIAL_RETRY_DELAY", 0.01)
     monkeypatch.setattr(_core, "MAX_RETRY_DELAY", 0.08)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """With ``CKANX_RELIABILITY_FIGURES=1``: the figures of docs/reliability.md, from the modules that ran."""
+    if not os.environ.get("CKANX_RELIABILITY_FIGURES"):
+        return
+    write = terminalreporter.write_line
+    write("reliability figures:")
+    bulk = sys.modules.get("tests.reliability.test_bulk_faults")
+    if bulk is not None:
+        write(f"  bulk jobs under faults: {dict(bulk.MEASURED)}")
+    leaks = sys.modules.get("tests.reliability.test_token_leaks")
+    if leaks is not None:
+        write(f"  token: {len(leaks.LEAKS_CHECKED)} checks, {sum(leaks.LEAKS_CHECKED)} texts searched")
+    trials = sys.modules.get("tests.reliability.test_kill_trials")
+    if trials is not None:
+        for job, counts in trials.MEASURED.items():
+            write(f"  kill trials, {job}: {dict(counts)}")
+        for job, points in trials.KILL_POINTS.items():
+            write(f"  kill points, {job}: {'; '.join(points)}")
