@@ -10,9 +10,17 @@ The raw floor is the fewest calls that can do each job over one keep-alive conne
 keyset ``package_search`` pages for the dump, 500 ``package_create`` for the load, one
 ``package_search`` per 1000 names (and no write) for the unchanged reload.
 
+The dump and unchanged-reload floors are separate minimal scripts (sync ``httpx.Client``; keyset
+pages of 1000 rows each written as JSON lines / one name search per 1000 records) run as
+subprocesses exactly like ckanx and ckanapi, so every contender pays for its own interpreter start
+and imports. ckanx and those floors are run ``--repeats`` times, interleaved; the median and the
+spread (min-max) are printed. (Before 2026-11-22 the floors ran inside this process, without
+that start-up cost: the ratios of earlier runs are not comparable.)
+
 Usage::
 
     python benchmarks/bench_bulk.py --url http://127.0.0.1:5000 --token-file /tmp/real-ckan/token
+    python benchmarks/bench_bulk.py --embedded 20000 --jobs dump --repeats 5   # an embedded site
 
 Every object is created under a unique prefix and purged at the end. The token is read from the
 file and never printed (ckanapi can only take it as ``-a`` in its argv: that is its design).
@@ -27,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +49,8 @@ import httpx
 N = 500
 NOTES: list[str] = []
 VENV_BIN = Path(sys.executable).parent
+CKANX = [sys.executable, "-c", "from ckanx.cli import main; main()"]
+CKANAPI = [sys.executable, "-c", "import sys; from ckanapi.cli.main import main; sys.exit(main())"]
 
 
 def dataset(prefix: str, i: int, org: str) -> dict[str, Any]:
@@ -88,18 +99,6 @@ class Raw:
             raise RuntimeError(f"{action}: {body.get('error')}")
         return body["result"]
 
-    async def dump(self) -> int:
-        last, n = None, 0
-        while True:
-            data: dict[str, Any] = {"q": "*:*", "sort": "id asc", "rows": 1000, "start": 0}
-            if last:
-                data["fq"] = f'id:{{"{last}" TO *]'
-            page = (await self.call("package_search", data))["results"]
-            n += len(page)
-            if len(page) < 1000:
-                return n
-            last = page[-1]["id"]
-
     async def load(self, records: list[dict[str, Any]]) -> None:
         sem = asyncio.Semaphore(3)
 
@@ -109,37 +108,138 @@ class Raw:
 
         await asyncio.gather(*(one(r) for r in records))
 
-    async def reload_unchanged(self, records: list[dict[str, Any]]) -> int:
-        found = 0
-        for i in range(0, len(records), 1000):
-            names = " OR ".join(f'"{r["name"]}"' for r in records[i : i + 1000])
-            res = await self.call("package_search", {"fq": f"name:({names})", "rows": 1000})
-            found += len(res["results"])  # a real tool would compare here; nothing differs, nothing is sent
-        return found
-
     async def close(self) -> None:
         await self.http.aclose()
 
 
+RAW_DUMP_SCRIPT = """
+import json, sys, httpx
+url, token_file, out = sys.argv[1:4]
+headers = {"Authorization": open(token_file).read().strip()} if token_file != "-" else {}
+last, n = None, 0
+with httpx.Client(base_url=url, headers=headers, timeout=60) as http, open(out, "w") as f:
+    while True:
+        data = {"q": "*:*", "sort": "id asc", "rows": 1000, "start": 0}
+        if last:
+            data["fq"] = 'id:{"%s" TO *]' % last
+        page = http.post("/api/3/action/package_search", json=data).json()["result"]["results"]
+        for rec in page:
+            f.write(json.dumps(rec) + "\\n")
+        n += len(page)
+        if len(page) < 1000:
+            break
+        last = page[-1]["id"]
+print(n)
+"""
+
+
+RAW_RELOAD_SCRIPT = """
+import json, sys, httpx
+url, token_file, path = sys.argv[1:4]
+headers = {"Authorization": open(token_file).read().strip()}
+records = [json.loads(line) for line in open(path)]
+found = 0
+with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+    for i in range(0, len(records), 1000):
+        names = " OR ".join('"%s"' % r["name"] for r in records[i : i + 1000])
+        data = {"fq": "name:(%s)" % names, "rows": 1000, "include_private": True}
+        result = http.post("/api/3/action/package_search", json=data).json()["result"]
+        found += len(result["results"])  # a real tool would compare here; nothing differs, nothing is sent
+assert found == len(records), found
+"""
+
+
+def spread(values: list[float]) -> str:
+    """``median (min-max)`` in seconds."""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def bench_dumps(
+    url: str, token_file: Path | None, tmp: Path, env: dict[str, str], repeats: int, ckanapi_runs: int
+) -> dict[str, list[float]]:
+    """``dump datasets --all``: ckanx and the raw script ``repeats`` times each, interleaved; ckanapi fewer."""
+    raw_script = tmp / "raw_dump.py"
+    raw_script.write_text(RAW_DUMP_SCRIPT)
+    auth_x = ["--token-file", str(token_file)] if token_file else []
+    times: dict[str, list[float]] = {"ckanx": [], "raw floor": [], "ckanapi": []}
+    for i in range(repeats):
+        order = [("ckanx", None), ("raw floor", None)]
+        if i % 2:
+            order.reverse()  # neither contender always runs second (warm server caches)
+        for who, _ in order:
+            if who == "ckanx":
+                argv = [*CKANX, "dump", "datasets", "--all", "-r", url, *auth_x, "-q", "-O", str(tmp / "x-dump.jsonl")]
+            else:
+                argv = [sys.executable, str(raw_script), url, str(token_file or "-"), str(tmp / "r-dump.jsonl")]
+            times[who].append(timed(f"{who} dump", argv, env))
+    for _ in range(ckanapi_runs):
+        auth_a = ["-a", token_file.read_text().strip()] if token_file else []
+        argv = [*CKANAPI, "dump", "datasets", "--all", "-p", "3", "-r", url, *auth_a, "-q"]
+        times["ckanapi"].append(timed("ckanapi dump", argv, env, stdout=tmp / "a-dump.jsonl"))
+    return times
+
+
+def start_embedded(n: int) -> Any:
+    """An embedded CKAN with ``n`` generated datasets (written through its model, then indexed)."""
+    import random
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_server_search import generate, load  # the same generator as the search benchmark
+
+    from ckanx.server.search import indexing
+    from ckanx.testing import start_ckan_server
+
+    srv = start_ckan_server()
+    pkgs = generate(n, random.Random(7))
+    for pkg in pkgs:
+        pkg["private"] = False  # every contender dumps what an anonymous search sees
+    load(srv.server, pkgs)
+    indexing.rebuild(srv.server)
+    return srv
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--token-file", required=True, type=Path)
+    parser.add_argument("--url", help="The CKAN to measure (with --token-file).")
+    parser.add_argument("--token-file", type=Path)
+    parser.add_argument("--embedded", type=int, metavar="N", help="Measure an embedded site with N datasets instead.")
+    parser.add_argument("--jobs", default="dump,load,reload", help="Which jobs (comma-separated): dump, load, reload.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs of ckanx and the raw dump (default 3).")
+    parser.add_argument("--ckanapi-runs", type=int, default=1, help="Runs of ckanapi's dump (slow; default 1).")
     parser.add_argument("--keep", action="store_true", help="Do not purge what the benchmark created.")
     args = parser.parse_args()
-    token = args.token_file.read_text().strip()
+    jobs = set(args.jobs.split(","))
+    srv = None
+    if args.embedded:
+        srv = start_embedded(args.embedded)
+        url = srv.url
+        token_file = Path(tempfile.mkdtemp(prefix="bench-bulk-token-")) / "token"
+        token_file.write_text(srv.token)
+        token_file.chmod(0o600)
+    elif args.url and args.token_file:
+        url, token_file = args.url, args.token_file
+    else:
+        parser.error("give --url and --token-file, or --embedded N")
+    try:
+        run(url, token_file, jobs, args)
+    finally:
+        if srv is not None:
+            srv.stop()
+
+
+def run(url: str, token_file: Path, jobs: set[str], args: argparse.Namespace) -> None:
+    """Run the chosen jobs against ``url`` and print the table."""
+    token = token_file.read_text().strip()
     prefix = f"bb{uuid.uuid4().hex[:6]}"
     org = f"{prefix}-org"
     tmp = Path(tempfile.mkdtemp(prefix="bench-bulk-"))
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("CKAN_URL", None)
     env.pop("CKAN_API_TOKEN", None)
-    ckanx = [sys.executable, "-c", "from ckanx.cli import main; main()"]
-    ckanapi = [sys.executable, "-c", "import sys; from ckanapi.cli.main import main; sys.exit(main())"]
-    target_x = ["-r", args.url, "--token-file", str(args.token_file), "-q"]
-    target_a = ["-r", args.url, "-a", token, "-q"]
+    target_x = ["-r", url, "--token-file", str(token_file), "-q"]
+    target_a = ["-r", url, "-a", token, "-q"]
 
-    admin = httpx.Client(base_url=args.url, headers={"Authorization": token}, timeout=60)
+    admin = httpx.Client(base_url=url, headers={"Authorization": token}, timeout=60)
 
     def act(action: str, **data: Any) -> Any:
         body = admin.post(f"/api/3/action/{action}", json=data).json()
@@ -147,77 +247,98 @@ def main() -> None:
             raise RuntimeError(f"{action}: {body.get('error')}")
         return body["result"]
 
-    act("organization_create", name=org)
+    loads = bool(jobs & {"load", "reload"})
+    if loads:
+        act("organization_create", name=org)
     sets = {who: [dataset(f"{prefix}-{who}", i, org) for i in range(N)] for who in ("x", "a", "r")}
     for who, recs in sets.items():
         write_jsonl(tmp / f"{who}.jsonl", recs)
-    results: dict[str, dict[str, float]] = {}
-    raw = Raw(args.url, token)
+    results: dict[str, dict[str, list[float]]] = {}
+    dumped = ""
     try:
         # warm-up: one call each way so no contender pays for cold caches alone
         act("package_search", rows=1)
         total = act("package_search", rows=0)["count"]
-        results["dump all datasets"] = {
-            "ckanx": timed(
-                "ckanx dump", [*ckanx, "dump", "datasets", "--all", *target_x], env, stdout=tmp / "x-dump.jsonl"
-            ),
-            "ckanapi": timed(
-                "ckanapi dump",
-                [*ckanapi, "dump", "datasets", "--all", "-p", "3", *target_a],
-                env,
-                stdout=tmp / "a-dump.jsonl",
-            ),
-        }
-        t0 = time.perf_counter()
-        raw_n = asyncio.run(raw.dump())
-        results["dump all datasets"]["raw floor"] = time.perf_counter() - t0
-        results[f"load {N} new (-p 3)"] = {
-            "ckanx": timed(
-                "ckanx load", [*ckanx, "load", "datasets", "-I", str(tmp / "x.jsonl"), "-p", "3", *target_x], env
-            ),
-            "ckanapi": timed(
-                "ckanapi load", [*ckanapi, "load", "datasets", "-I", str(tmp / "a.jsonl"), "-p", "3", *target_a], env
-            ),
-        }
-        t0 = time.perf_counter()
-        asyncio.run(Raw(args.url, token).load(sets["r"]))
-        results[f"load {N} new (-p 3)"]["raw floor"] = time.perf_counter() - t0
-        results[f"re-load {N} unchanged"] = {
-            "ckanx": timed(
-                "ckanx reload", [*ckanx, "load", "datasets", "-I", str(tmp / "x.jsonl"), "-p", "3", *target_x], env
-            ),
-            "ckanapi": timed(
-                "ckanapi reload", [*ckanapi, "load", "datasets", "-I", str(tmp / "a.jsonl"), "-p", "3", *target_a], env
-            ),
-        }
-        t0 = time.perf_counter()
-        found = asyncio.run(Raw(args.url, token).reload_unchanged(sets["r"]))
-        results[f"re-load {N} unchanged"]["raw floor"] = time.perf_counter() - t0
-        assert found == N, found
-        dumped_x = (tmp / "x-dump.jsonl").read_bytes().count(b"\n")
-        dumped_a = (tmp / "a-dump.jsonl").read_bytes().count(b"\n")
+        if "dump" in jobs:
+            results["dump all datasets"] = bench_dumps(url, token_file, tmp, env, args.repeats, args.ckanapi_runs)
+            counts = {
+                who: (tmp / f"{who}-dump.jsonl").read_bytes().count(b"\n")
+                for who in ("x", "r", "a")
+                if (tmp / f"{who}-dump.jsonl").exists()
+            }
+            dumped = ", ".join(f"{who} {n}" for who, n in counts.items())
+        if "load" in jobs or "reload" in jobs:
+            results[f"load {N} new (-p 3)"] = {
+                "ckanx": [
+                    timed(
+                        "ckanx load",
+                        [*CKANX, "load", "datasets", "-I", str(tmp / "x.jsonl"), "-p", "3", *target_x],
+                        env,
+                    )
+                ],
+                "ckanapi": [
+                    timed(
+                        "ckanapi load",
+                        [*CKANAPI, "load", "datasets", "-I", str(tmp / "a.jsonl"), "-p", "3", *target_a],
+                        env,
+                    )
+                ],
+            }
+            t0 = time.perf_counter()
+            asyncio.run(Raw(url, token).load(sets["r"]))
+            results[f"load {N} new (-p 3)"]["raw floor"] = [time.perf_counter() - t0]
+        if "reload" in jobs:
+            row: dict[str, list[float]] = {"ckanx": [], "raw floor": [], "ckanapi": []}
+            raw_reload = tmp / "raw_reload.py"
+            raw_reload.write_text(RAW_RELOAD_SCRIPT)
+            for _ in range(args.repeats):
+                row["ckanx"].append(
+                    timed(
+                        "ckanx reload",
+                        [*CKANX, "load", "datasets", "-I", str(tmp / "x.jsonl"), "-p", "3", *target_x],
+                        env,
+                    )
+                )
+                row["raw floor"].append(
+                    timed(
+                        "raw reload", [sys.executable, str(raw_reload), url, str(token_file), str(tmp / "r.jsonl")], env
+                    )
+                )
+            row["ckanapi"].append(
+                timed(
+                    "ckanapi reload",
+                    [*CKANAPI, "load", "datasets", "-I", str(tmp / "a.jsonl"), "-p", "3", *target_a],
+                    env,
+                )
+            )
+            results[f"re-load {N} unchanged"] = row
     finally:
-        asyncio.run(raw.close())
-        if not args.keep:
+        if loads and not args.keep:
             for recs in sets.values():
                 for rec in recs:
                     with contextlib.suppress(RuntimeError):
                         act("dataset_purge", id=rec["name"])
             act("organization_purge", id=org)
-        admin.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"site: {args.url} (CKAN {act_version(args.url)}), {total} datasets visible before the loads")
-    print(f"dumped: ckanx {dumped_x}, ckanapi {dumped_a}, raw {raw_n} datasets\n")
+    print(f"site: {url} (CKAN {act_version(url)}), {total} datasets visible before the loads")
+    if dumped:
+        print(f"datasets dumped (last run): {dumped}")
+    print(f"runs: ckanx and raw dump x{args.repeats}, ckanapi dump x{args.ckanapi_runs}; seconds: median (min-max)\n")
     for note in NOTES:
         print(f"note: {note}")
-    print(f"{'job':<26}{'ckanx':>9}{'ckanapi':>9}{'raw':>9}{'ckanapi/ckanx':>15}{'ckanx/raw':>11}")
-    for job, row in results.items():
+    print("| job | ckanx | ckanapi 4.11 | raw floor | ckanapi / ckanx | raw / ckanx |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for job, times in results.items():
+        x = statistics.median(times["ckanx"])
+        a = statistics.median(times["ckanapi"]) if times["ckanapi"] else float("nan")
+        r = statistics.median(times["raw floor"])
         print(
-            f"{job:<26}{row['ckanx']:>8.2f}s{row['ckanapi']:>8.2f}s{row['raw floor']:>8.2f}s"
-            f"{row['ckanapi'] / row['ckanx']:>14.1f}x{row['ckanx'] / row['raw floor']:>10.1f}x"
+            f"| {job} | {spread(times['ckanx'])} | {spread(times['ckanapi']) if times['ckanapi'] else '-'} "
+            f"| {spread(times['raw floor'])} | {a / x:.1f}x | {r / x:.2f}x |"
         )
+    admin.close()
 
 
 def act_version(url: str) -> str:

@@ -185,3 +185,29 @@ def test_config_file_without_ckan_is_one_line_error(
     missing = runner.invoke(main, [*command, "-c", str(tmp_path / "nope.ini")], input="")
     assert missing.exit_code == 2
     assert missing.stderr == f"ckanx: error: no CKAN config file at {tmp_path / 'nope.ini'}\n"
+
+
+def test_dump_starts_without_importing_other_commands(tmp_path: Path) -> None:
+    # start-up time is most of a small dump: `ckanx dump` must not import the DataStore, sync or
+    # mirror commands (cli/__init__ loads a command's module when it is used)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ckanx.cli import main\n"
+        "try:\n"
+        "    main(['dump', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ckanx.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1].replace("'", '"'))
+    assert "ckanx.cli.dump" in loaded
+    assert not {"ckanx.cli.datastore", "ckanx.cli.mirror", "ckanx.cli.sync", "ckanx.cli.serve"} & set(loaded)
+    listed = subprocess.run(
+        [sys.executable, "-c", "from ckanx.cli import main; main(['--help'])"], capture_output=True, text=True
+    ).stdout
+    for command in ("dump", "load", "search", "delete", "batch", "datastore", "serve", "tokens"):
+        assert f"\n  {command} " in listed

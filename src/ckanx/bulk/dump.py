@@ -67,6 +67,7 @@ class _Writer:
         self.state = state
         self.buffer: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
+        self._syncing: asyncio.Future[None] | None = None
 
     def add(self, record: dict[str, Any]) -> None:
         self.buffer.append(record)
@@ -78,9 +79,46 @@ class _Writer:
         self.buffer.extend(records)
 
     def flush(self) -> None:
+        """Write the buffer, make it durable, then save the checkpoint (all on this thread)."""
+        if not self._write_buffer():
+            return
+        if self.out is not None:
+            self.state["offset"] = self.out.sync()  # output durable first ...
+        if self.checkpoint is not None:
+            self.checkpoint.save(self._saved_state())  # ... then the checkpoint that points at it
+
+    async def flush_page(self) -> None:
+        """:meth:`flush` with the two ``fsync`` calls on a worker thread, so the event loop keeps
+        reading the next page meanwhile (on a busy disk they were a tenth of a dump's time).
+
+        The previous page's sync is awaited first, so checkpoints are saved in order and each one
+        names only output that an ``fsync`` has already made durable.
+        """
+        await self.wait_synced()
+        if not self._write_buffer():
+            return
+        if self.out is not None:
+            self.state["offset"] = self.out.flush()  # to the OS now; fsync on the worker thread
+        saved = self._saved_state() if self.checkpoint is not None else None
+        self._syncing = asyncio.ensure_future(asyncio.to_thread(self._make_durable, saved))
+
+    async def wait_synced(self) -> None:
+        """Wait for the last :meth:`flush_page`'s sync (its error, e.g. a full disk, is raised here)."""
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            await syncing
+
+    def _make_durable(self, saved: dict[str, Any] | None) -> None:
+        if self.out is not None:
+            self.out.fsync()
+        if self.checkpoint is not None and saved is not None:
+            self.checkpoint.save(saved)
+
+    def _write_buffer(self) -> bool:
+        """Write the buffered records and update the state; whether there were any."""
         self.last_flush = time.monotonic()
         if not self.buffer:
-            return
+            return False
         if self.out is not None:
             self.out.write_records(self.buffer)
         self.state["records"] = self.state.get("records", 0) + len(self.buffer)
@@ -89,11 +127,7 @@ class _Writer:
         else:
             self.state.setdefault("done", []).extend(k for r in self.buffer if (k := _key(r)))
         self.buffer = []
-        if self.out is not None:
-            offset = self.out.sync()  # output durable first ...
-            self.state["offset"] = offset
-        if self.checkpoint is not None:
-            self.checkpoint.save(self._saved_state())  # ... then the checkpoint that points at it
+        return True
 
     def _saved_state(self) -> dict[str, Any]:
         # names already done are found again in the output file on resume; do not bloat the checkpoint
@@ -196,6 +230,8 @@ async def run_dump(
         else:
             await _names_walk(client, opts, writer, enrich, emit_outcome, progress)
     finally:
+        # a page's fsync may still run on the worker thread: the output must not close under it
+        await writer.wait_synced()
         writer.flush()
         if packages is not None:
             await packages.close()
@@ -259,9 +295,14 @@ async def _keyset_walk(
             else:
                 assert enrich is not None
                 number = await _enrich_page(page, number, enrich, emit_outcome, opts.concurrency)
-            writer.flush()  # each page ends durable: the next fq starts after its last id
+            # each page ends durable: the next fq starts after its last id
+            if prefetch:
+                await writer.flush_page()
+            else:
+                writer.flush()
             if more and not prefetch:
                 fetch = asyncio.ensure_future(_search_page(client, opts, rows, last_id))
+        await writer.wait_synced()
         expected = await (counting if counting is not None else _count(client, opts))
         counting = None
     finally:

@@ -166,12 +166,21 @@ class DurableOutput:
 
     def sync(self) -> int:
         """Make everything written durable; return the durable offset."""
-        if self._file is None:
-            return self.offset
-        self._file.flush()
-        if self._owned:
-            os.fsync(self._file.fileno())
+        offset = self.flush()
+        self.fsync()
+        return offset
+
+    def flush(self) -> int:
+        """Hand everything written to the OS (not yet durable); return the offset reached."""
+        if self._file is not None:
+            self._file.flush()
         return self.offset
+
+    def fsync(self) -> None:
+        """Make what :meth:`flush` handed to the OS durable. Safe on another thread while this one
+        writes on: it syncs the file descriptor only, never the Python buffer."""
+        if self._file is not None and self._owned:
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         """Flush, sync and close (stdout is flushed, not closed)."""
