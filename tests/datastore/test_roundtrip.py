@@ -169,32 +169,6 @@ def test_bom_and_semicolons(ckan_server: Any, dataset: dict[str, Any], tmp_path:
     ]
 
 
-def test_dataframe_like_objects_use_their_dtypes(ckan_server: Any, dataset: dict[str, Any]) -> None:
-    """pandas is optional and not installed here: a stand-in with a DataFrame's interface and module."""
-    import math
-
-    class Dtype:
-        def __init__(self, kind: str) -> None:
-            self.kind = kind
-
-    class Dtypes(dict):  # type: ignore[type-arg]
-        pass
-
-    class FakeFrame:
-        columns = ["id", "ratio", "label"]
-        dtypes = Dtypes(id=Dtype("i"), ratio=Dtype("f"), label=Dtype("O"))
-
-        def itertuples(self, index: bool = True, name: str | None = "Pandas") -> Any:
-            return iter([(1, 0.5, "a"), (2, math.nan, "b"), (3, math.inf, None)])
-
-    FakeFrame.__module__ = "pandas.core.frame"
-    ds = DataStore(ckan_server.client)
-    report = ds.import_table(dataset["id"], FakeFrame(), resource_name="frame")
-    assert [(f["id"], f["type"]) for f in report.fields] == [("id", "int8"), ("ratio", "numeric"), ("label", "text")]
-    assert report.nulls_for_nan == 2
-    assert [r["ratio"] for r in ds.records(report.resource_id)] == [0.5, None, None]
-
-
 @pytest.mark.anyio
 async def test_async_url_source(ckan_server: Any, dataset: dict[str, Any], corpus: Path) -> None:
     from ckanx import AsyncClient

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ._export import DEFAULT_PAGE_ROWS, ExportReport, SearchOptions, export_job, pages_job
+from ._export import DEFAULT_PAGE_ROWS, ExportReport, SearchOptions, dataframe_job, export_job, pages_job
 from ._import import (
     DEFAULT_CHUNK_BYTES,
     DEFAULT_CHUNK_ROWS,
@@ -161,13 +161,24 @@ class DataStore(_DataStoreJobs):
         opts = self._search(resource_id, filters, fields, sort, q, page_rows)
         return drive(self.client, self._export_job(opts, dest, format, checkpoint, resume, hxl, progress))
 
-    def to_dataframe(self, resource_id: str, **kwargs: Any) -> Any:
-        """The records as a pandas DataFrame (needs pandas; takes the arguments of :meth:`records`)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_dataframe needs pandas: pip install 'ckanx[pandas]'") from None
-        return pd.DataFrame.from_records(list(self.records(resource_id, **kwargs)))
+    def to_dataframe(
+        self,
+        resource_id: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        fields: Sequence[str] | None = None,
+        sort: str | None = None,
+        q: str | Mapping[str, Any] | None = None,
+        page_rows: int = DEFAULT_PAGE_ROWS,
+    ) -> Any:
+        """The records as a pandas DataFrame, with columns typed from the table's fields (integers
+        and booleans as pandas' nullable ``Int64``/``boolean``, timestamps as ``datetime64``,
+        numerics as ``float64``); the columns are the table's even when it has no rows.
+
+        Needs pandas (``pip install 'ckanx[pandas]'``; ``ImportError`` with that line otherwise).
+        """
+        opts = self._search(resource_id, filters, fields, sort, q, page_rows)
+        return drive(self.client, dataframe_job(opts))
 
     def info(self, resource_id: str) -> dict[str, Any]:
         """``datastore_info``: the table's fields (with their data dictionary) and size."""
@@ -216,6 +227,12 @@ class AsyncDataStore(_DataStoreJobs):
         opts = self._search(resource_id, search.get("filters"), search.get("fields"), search.get("sort"),
                             search.get("q"), search.get("page_rows", DEFAULT_PAGE_ROWS))
         return await adrive(self.client, self._export_job(opts, dest, format, checkpoint, resume, hxl, progress))
+
+    async def to_dataframe(self, resource_id: str, **search: Any) -> Any:
+        """See :meth:`DataStore.to_dataframe` (``search`` takes filters, fields, sort, q, page_rows)."""
+        opts = self._search(resource_id, search.get("filters"), search.get("fields"), search.get("sort"),
+                            search.get("q"), search.get("page_rows", DEFAULT_PAGE_ROWS))
+        return await adrive(self.client, dataframe_job(opts))
 
     async def info(self, resource_id: str) -> dict[str, Any]:
         """See :meth:`DataStore.info`."""

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from .. import _exceptions as exc
 from ..bulk.checkpoint import Checkpoint
+from ._frames import FrameBuilder, arrow_schema, arrow_table, missing_extra
 from ._import import _version
 from ._protocol import Call, Emit, Info, Job, Stream
 
@@ -189,16 +190,14 @@ def export_job(opts: SearchOptions, dest: Path | IO[bytes], fmt: str, *, checkpo
             raise ValueError("resume needs a checkpoint")
         state = ckpt.load()
         report.resumed_at_rows = int(state.get("rows", 0))
-    # the table's fields (and whether it exists) first: one cheap call
-    meta = yield Call("datastore_search", {"resource_id": opts.resource_id, "limit": 0, "include_total": True})
-    fields = [f for f in meta.get("fields", []) if f.get("id") != "_id"]
-    if opts.fields:
-        by_id = {f["id"]: f for f in meta.get("fields", [])}
-        fields = [by_id.get(name, {"id": name}) for name in opts.fields]
-    report.fields = fields
     if fmt == "parquet":
         if resume:
             raise ValueError("a Parquet export cannot be resumed (the format has its footer at the end)")
+        _require("Parquet export", "pyarrow", "arrow")  # before anything is asked or written
+    # the table's fields (and whether it exists) first: one cheap call
+    meta, fields = yield from _table_fields(opts)
+    report.fields = fields
+    if fmt == "parquet":
         assert isinstance(dest, Path)
         return (yield from _parquet(opts, dest, report))
     out = _Output(dest, state.get("bytes") if resume else None)
@@ -214,6 +213,40 @@ def export_job(opts: SearchOptions, dest: Path | IO[bytes], fmt: str, *, checkpo
     if ckpt is not None:
         ckpt.remove()
     return report
+
+
+def _require(what: str, module: str, extra: str) -> None:
+    """Fail with one line (a ``ValueError``, shown as such by the CLI) when an optional library is missing."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ValueError(missing_extra(what, module, extra)) from None
+
+
+def _table_fields(opts: SearchOptions) -> Job[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """``datastore_search`` with ``limit=0``: the total and the fields (``opts.fields`` order, no ``_id``
+    unless named)."""
+    meta = yield Call("datastore_search", {"resource_id": opts.resource_id, "limit": 0, "include_total": True})
+    fields = [f for f in meta.get("fields", []) if f.get("id") != "_id"]
+    if opts.fields:
+        by_id = {f["id"]: f for f in meta.get("fields", [])}
+        fields = [by_id.get(name, {"id": name}) for name in opts.fields]
+    return meta, fields
+
+
+def dataframe_job(opts: SearchOptions) -> Job[Any]:
+    """The records as a pandas DataFrame, typed from the table's fields (see :class:`FrameBuilder`)."""
+    try:
+        import pandas  # noqa: F401 - only checking that it is there
+    except ImportError:
+        raise ImportError(missing_extra("to_dataframe", "pandas", "pandas")) from None
+    _meta, fields = yield from _table_fields(opts)
+    builder = FrameBuilder()
+    builder.set_fields(fields)
+    yield from pages_job(opts, {}, builder.add)
+    return builder.build()
 
 
 def _save(ckpt: Checkpoint | None, out: _Output, state: dict[str, Any]) -> None:
@@ -321,26 +354,19 @@ class _SegmentSink:
 
 
 def _parquet(opts: SearchOptions, dest: Path, report: ExportReport) -> Job[ExportReport]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ValueError("Parquet export needs pyarrow: pip install 'ckanx[arrow]'") from None
+    """Parquet with the table's types (from its fields, not guessed from a page): an empty table
+    gives a valid file with its schema, and a column that is null on the first page keeps its type."""
+    import pyarrow.parquet as pq
+
     report.method = "datastore_search pages"
-    holder: dict[str, Any] = {"writer": None, "rows": 0}
+    schema = arrow_schema(report.fields)
+    counter = {"rows": 0}
+    with pq.ParquetWriter(str(dest), schema) as writer:
 
-    def on_page(records: list[dict[str, Any]]) -> None:
-        batch = pa.Table.from_pylist(records)
-        if holder["writer"] is None:
-            holder["writer"] = pq.ParquetWriter(str(dest), batch.schema)
-        holder["writer"].write_table(batch.cast(holder["writer"].schema))
-        holder["rows"] += len(records)
+        def on_page(records: list[dict[str, Any]]) -> None:
+            writer.write_table(arrow_table(records, report.fields))
+            counter["rows"] += len(records)
 
-    try:
         yield from pages_job(opts, {}, on_page)
-    finally:
-        if holder["writer"] is not None:
-            holder["writer"].close()
-    rows = holder["rows"]
-    report.rows = rows
+    report.rows = counter["rows"]
     return report

@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import _exceptions as exc
 from ..bulk.checkpoint import Checkpoint
+from ._frames import open_frame
 from ._protocol import Call, Fetch, Info, Job, Sleep
 from ._source import (
     SAMPLE_BYTES,
@@ -170,12 +171,11 @@ class _Table:
 
 def _open_table(opts: ImportOptions, report: ImportReport) -> _Table:
     src = opts.source
-    frame = _frame_rows(src)
+    frame = open_frame(src)
     if frame is not None:
-        names, rows_fn = frame
-        fixed, renamed = field_names(names, list(range(len(names))))
+        fixed, renamed = field_names(frame.names, list(range(len(frame.names))))
         report.renamed = renamed
-        return _Table(fixed, rows_fn, [], {}, lambda: None)
+        return _Table(fixed, frame.rows, frame.guesses, {}, lambda: None)
     if opts.hxl not in HXL_MODES:
         raise ValueError(f"hxl must be one of {HXL_MODES}, got {opts.hxl!r}")
 
@@ -367,43 +367,6 @@ def _jsonl_table(opened: OpenedSource, opts: ImportOptions, report: ImportReport
     return _Table(names, rows, guesses, {}, opened.close)
 
 
-def _frame_rows(src: Any) -> tuple[list[str], Callable[[], Iterator[list[Any]]]] | None:
-    """A pandas DataFrame or a pyarrow Table, recognised without importing either library."""
-    module = type(src).__module__
-    if module.startswith("pandas") and hasattr(src, "itertuples"):
-        names = [str(c) for c in src.columns]
-        return names, lambda: (list(t) for t in src.itertuples(index=False, name=None))
-    if module.startswith("pyarrow") and hasattr(src, "to_batches"):
-        names = [str(c) for c in src.column_names]
-
-        def rows() -> Iterator[list[Any]]:
-            for batch in src.to_batches():
-                cols = [c.to_pylist() for c in batch.columns]
-                yield from (list(r) for r in zip(*cols, strict=True))
-
-        return names, rows
-    return None
-
-
-def _frame_types(src: Any) -> dict[str, str]:
-    """DataStore types from a DataFrame's or Table's own dtypes (no guessing needed)."""
-    out: dict[str, str] = {}
-    module = type(src).__module__
-    if module.startswith("pandas"):
-        for name, dtype in src.dtypes.items():
-            kind = getattr(dtype, "kind", "O")
-            out[str(name)] = {"i": "int8", "u": "int8", "f": "numeric", "b": "bool", "M": "timestamp"}.get(kind, "")
-    elif module.startswith("pyarrow"):
-        for f in src.schema:
-            t = str(f.type)
-            out[f.name] = (
-                "int8" if t.startswith(("int", "uint")) else "numeric" if t.startswith(("float", "double", "decimal"))
-                else "bool" if t == "bool" else "timestamp" if t.startswith("timestamp") else "date" if t.startswith(
-                    "date") else ""
-            )
-    return {k: v for k, v in out.items() if v}
-
-
 # ---------------------------------------------------------------- the job
 
 
@@ -505,7 +468,6 @@ def _import(opts: ImportOptions) -> Job[ImportReport]:
 
 def _fields_for(opts: ImportOptions, table: _Table, report: ImportReport) -> list[dict[str, Any]]:
     overrides = dict(opts.fields or {})
-    frame_types = _frame_types(opts.source) if not table.guesses else {}
     unknown = set(overrides) - set(table.names)
     if unknown:
         raise ImportFailed(f"type overrides for unknown fields: {', '.join(sorted(unknown))} (fields: "
@@ -515,7 +477,7 @@ def _fields_for(opts: ImportOptions, table: _Table, report: ImportReport) -> lis
             raise ImportFailed(f"unknown DataStore type {ftype!r} for {name!r}")
     fields = []
     for i, name in enumerate(table.names):
-        guessed = table.guesses[i].type() if table.guesses else frame_types.get(name, "text")
+        guessed = table.guesses[i].type()
         item: dict[str, Any] = {"id": name, "type": overrides.get(name, guessed)}
         finfo: dict[str, Any] = {}
         if name in report.renamed and report.renamed[name].strip():
