@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +49,7 @@ import httpx
 
 N = 500
 NOTES: list[str] = []
+CPU: dict[str, list[float]] = {}
 VENV_BIN = Path(sys.executable).parent
 CKANX = [sys.executable, "-c", "from ckanx.cli import main; main()"]
 CKANAPI = [sys.executable, "-c", "import sys; from ckanapi.cli.main import main; sys.exit(main())"]
@@ -72,9 +74,13 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 def timed(label: str, argv: list[str], env: dict[str, str], *, stdout: Path | None = None) -> float:
     """Run a CLI, return seconds; fail loudly (without printing argv, which may hold a token)."""
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(stdout or os.devnull, "wb") as out:
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, env=env, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the contender's own CPU (user + system): steadier than wall time on a busy shared machine
+    CPU.setdefault(label, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     tail = proc.stderr.decode("utf-8", "replace")[-600:]
     if proc.returncode == 1 and "dump incomplete" in tail:
         # a shared site changed during the walk: the work was done, the snapshot check said so
@@ -338,6 +344,9 @@ def run(url: str, token_file: Path, jobs: set[str], args: argparse.Namespace) ->
             f"| {job} | {spread(times['ckanx'])} | {spread(times['ckanapi']) if times['ckanapi'] else '-'} "
             f"| {spread(times['raw floor'])} | {a / x:.1f}x | {r / x:.2f}x |"
         )
+    print("\nCPU seconds of each contender's process (user + system), median (min-max):")
+    for label, values in CPU.items():
+        print(f"  {label}: {spread(values)}")
     admin.close()
 
 

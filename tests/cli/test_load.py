@@ -214,3 +214,25 @@ def test_logo_source(record: dict[str, Any], expected: tuple[str, str] | None) -
 
     logo = _Logo.of(record, "https://other.example.org")
     assert (None if logo is None else (logo.url, logo.filename)) == expected
+
+
+def test_renamed_record_is_found_by_id_and_updated(
+    runner: CliRunner, ckan_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the bulk lookup searches by name; a record renamed since (same id, new name) is found by id
+    # after CKAN refuses the create ("Dataset id already exists"), and updated, not duplicated
+    ck = ckan_server.client
+    make_datasets(ck, 2)
+    old = ck.action.package_show(id="ds-0001")
+    record = {**old, "name": "ds-renamed", "title": "Renamed"}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    log = tmp_path / "log.jsonl"
+    with count_actions(monkeypatch) as calls:
+        result = cli(runner, ckan_server, "load", "datasets", "-I", str(path), "-l", str(log))
+    assert result.exit_code == 0, result.stderr
+    assert [e["status"] for e in read_log(log)] == ["updated"]
+    shown = ck.action.package_show(id=old["id"])
+    assert shown["name"] == "ds-renamed" and shown["title"] == "Renamed"
+    assert ck.action.package_search(q="*:*", rows=0)["count"] == 2  # no duplicate
+    assert calls["package_create"] == 1 and calls["package_update"] == 1

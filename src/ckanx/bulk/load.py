@@ -1,6 +1,6 @@
 """Create or update datasets, groups, organizations or users from JSON lines (``ckanx load``).
 
-For datasets, existing objects are fetched in bulk: every 100 input records cost one
+For datasets, existing objects are fetched in bulk: every 500 input records cost one
 ``package_search`` with ``fq=name:(...) OR id:(...)`` (private and draft included), not one
 ``package_show`` each. Each record is then created, updated (existing fields kept, see
 :mod:`ckanx.bulk.records`), or skipped without any write when unchanged. Groups, organizations and
@@ -31,7 +31,10 @@ from .records import THINGS, differences, merge_for_update, prepare_for_load, re
 
 __all__ = ["LoadOptions", "run_load"]
 
-LOOKUP_CHUNK = 100
+# input records per lookup search: one clause each, well under Solr's default limit of 1024
+# boolean clauses; on CKAN 2.11 + its search backend a search costs a lot per call, so fewer,
+# larger searches made an unchanged reload of 500 datasets ~2x faster than chunks of 100
+LOOKUP_CHUNK = 500
 CHECKPOINT_SECONDS = 0.5
 # CKAN stores an uploaded group/organization image as "<upload time><original name>"
 _UPLOAD_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}\.\d{6}")
@@ -97,8 +100,11 @@ class _Lookups:
                 return
 
     async def _search(self, values: list[Any]) -> dict[str, dict[str, Any]] | BaseException:
+        # one clause per record: by name, by id only when there is no name. A record renamed since
+        # (its id on the site under another name) is not found here; its create then fails with
+        # "already exists" and it is looked up by id (see _load_one): one extra call, no write.
         names = sorted({str(v["name"]) for v in values if isinstance(v, dict) and v.get("name")})
-        ids = sorted({str(v["id"]) for v in values if isinstance(v, dict) and v.get("id")})
+        ids = sorted({str(v["id"]) for v in values if isinstance(v, dict) and v.get("id") and not v.get("name")})
         clauses = []
         if names:
             clauses.append("name:(" + " OR ".join(_quote(n) for n in names) + ")")
