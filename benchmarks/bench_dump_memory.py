@@ -47,7 +47,7 @@ def dump_once(url: str, token_file: Path, out: Path, *, quiet: bool) -> tuple[fl
         "rc = subprocess.call(json.loads(sys.argv[1]))\n"
         "print(json.dumps([time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("CKAN_URL", "CKAN_API_TOKEN")}
+    env = {k: v for k, v in os.environ.items() if k not in ("CKAN_URL", "CKAN_API_TOKEN", "PYTHONDONTWRITEBYTECODE")}
     proc = subprocess.run(
         [sys.executable, "-c", probe, json.dumps(argv)], capture_output=True, text=True, env=env, check=True
     )
