@@ -345,7 +345,7 @@ def run(url: str, token_file: Path, jobs: set[str], args: argparse.Namespace) ->
         r = statistics.median(times["raw floor"])
         print(
             f"| {job} | {spread(times['ckanx'])} | {spread(times['ckanapi']) if times['ckanapi'] else '-'} "
-            f"| {spread(times['raw floor'])} | {a / x:.1f}x | {r / x:.2f}x |"
+            f"| {spread(times['raw floor'])} | {f'{a / x:.1f}x' if times['ckanapi'] else '-'} | {r / x:.2f}x |"
         )
     print("\nCPU seconds of each contender's process (user + system), median (min-max):")
     for label, values in CPU.items():
