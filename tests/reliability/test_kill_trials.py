@@ -25,6 +25,7 @@ Marked ``trials``: deselected from the default run, run by ``.ci/trials.sh``.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import itertools
 import json
@@ -86,7 +87,6 @@ class Job:
     # a fresh run refused because a killed run had in fact finished (its checkpoint already removed)
     refused_as_done: Callable[[Run], bool] | None = None
     prelude: str = ""
-    cwd: Path | None = None
     story: list[str] = field(default_factory=list)
 
 
@@ -95,7 +95,7 @@ def drive(job: Job, seed: int, site: Site) -> list[str]:
     rng = random.Random(f"{job.name}:{seed}")
     kills = rng.choice((1, 1, 1, 2, 2, 3))
     budget = job.requests
-    figures = MEASURED.setdefault(job.name.split(":")[0], Counter())
+    figures = MEASURED.setdefault(job.name, Counter())
     figures["trials"] += 1
     for attempt in itertools.count():
         point = None
@@ -107,11 +107,11 @@ def drive(job: Job, seed: int, site: Site) -> list[str]:
         if attempt and not resume:
             # killed before its first checkpoint: --resume refuses (nothing to resume); start again
             refused = run_cli(site.switch, site.url, site.token_file, job.args(True),
-                              prelude=job.prelude + "\n" + MUTANT, cwd=job.cwd)
+                              prelude=job.prelude + "\n" + MUTANT)
             assert refused.returncode == 2 and b"nothing to resume" in refused.stderr, refused.stderr
         before = job.committed()
         run = run_cli(site.switch, site.url, site.token_file, job.args(resume), point=point,
-                      prelude=job.prelude + "\n" + MUTANT, cwd=job.cwd)
+                      prelude=job.prelude + "\n" + MUTANT)
         figures["runs"] += 1
         outcome = "killed" if run.killed else f"exit {run.returncode}"
         job.story.append(f"run {attempt + 1} ({'--resume' if resume else 'fresh'}): "
@@ -122,7 +122,7 @@ def drive(job: Job, seed: int, site: Site) -> list[str]:
             assert point is not None and point.fired, f"seed={seed}: killed, but not by its kill point\n" + "\n".join(
                 job.story)
             figures["kills"] += 1
-            KILL_POINTS.setdefault(job.name.split(":")[0], []).append(f"{seed}:{point}")
+            KILL_POINTS.setdefault(job.name, []).append(f"{seed}:{point}")
             budget = max(2, budget - point.at + 2)
             continue
         if (run.returncode != 0 and attempt and not resume and job.refused_as_done is not None
@@ -416,8 +416,6 @@ def import_reference(store: Site, tmp_path_factory: pytest.TempPathFactory) -> t
                    "--checkpoint", str(tmp / "c")])
     assert run.returncode == 0, run.stderr
     rows = _table_rows(store, rid)
-    import csv
-
     with open(HDX, encoding="utf-8", newline="") as f:
         source = list(csv.reader(f))[2:]  # header, then the HXL row (kept as the fields' info)
     assert len(rows) == len(source) == 10690
