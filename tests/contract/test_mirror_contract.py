@@ -95,10 +95,16 @@ def test_mirror_into_target(target: Any, run_id: str, tmp_path: Path, monkeypatc
             org = target.ok("organization_show", {"id": orgs[0]})
             assert org["image_url"] == "https://img.example.org/a.png"
             assert {e["key"]: e["value"] for e in org.get("extras") or []} == {"origin": "contract"}
+            # one search for all of them (the real site is shared and slow under load: few calls)
+            org_ids = {name: target.ok("organization_show", {"id": name})["id"] for name in orgs}
+            found = target.ok("package_search", {
+                "fq": f'organization:("{orgs[0]}" OR "{orgs[1]}")', "rows": 100, "include_private": True,
+            })["results"]
+            by_name = {d["name"]: d for d in found}
+            assert set(by_name) == set(names)
             for i, name in enumerate(names):
-                ds = target.ok("package_show", {"id": name})
-                assert ds["organization"]["name"] == orgs[i % 2]
-                assert ds["owner_org"] == target.ok("organization_show", {"id": orgs[i % 2]})["id"]
+                ds = by_name[name]
+                assert ds["organization"]["name"] == orgs[i % 2] and ds["owner_org"] == org_ids[orgs[i % 2]]
                 assert sorted(t["name"] for t in ds["tags"]) == sorted(["mirror", f"t{i % 3}x"])
                 assert [g["name"] for g in ds["groups"]] == ([group] if i % 3 == 0 else [])
                 assert {e["key"]: e["value"] for e in ds["extras"]} == {"n": str(i)}
