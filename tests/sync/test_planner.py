@@ -319,3 +319,26 @@ def test_rename_chains_run_in_waves_and_swaps_fail() -> None:
     plan = build_plan([rec("k1", "n2"), rec("k2", "n1")], [one, two], OPTS)
     assert [a.kind for a in plan.actions] == ["fail", "fail"]
     assert all("name swap" in (a.reason or "") for a in plan.actions)
+
+
+def test_reordered_resources_replace_the_list_keeping_ids() -> None:
+    a = rec("a", resources=[{"id": "s1", "url": "http://x/1"}, {"id": "s2", "url": "http://x/2"}])
+    target = synced(a)
+    ids = [r["id"] for r in target["resources"]]
+    (act,) = build_plan([rec("a", resources=[{"id": "s2", "url": "http://x/2"}, {"id": "s1", "url": "http://x/1"}])],
+                        [target], OPTS).actions  # fmt: skip
+    payload = update_payload(target, act.desired or {})
+    assert "-resources" in payload["filter"]
+    assert [r["id"] for r in payload["update"]["resources"]] == [ids[1], ids[0]]
+    assert not [k for k in payload if k.startswith("update__resources__")]
+
+    # a new resource before a kept one is an order change too
+    (act,) = build_plan([rec("a", resources=[{"id": "s3", "url": "http://x/3"}, {"id": "s1", "url": "http://x/1"}])],
+                        [target], OPTS).actions  # fmt: skip
+    payload = update_payload(target, act.desired or {})
+    assert [r.get("id") for r in payload["update"]["resources"]] == [None, ids[0]]
+    # appended at the end: item edits suffice
+    (act,) = build_plan([rec("a", resources=[{"id": "s1", "url": "http://x/1"}, {"id": "s3", "url": "http://x/3"}])],
+                        [target], OPTS).actions  # fmt: skip
+    payload = update_payload(target, act.desired or {})
+    assert "-resources" not in payload.get("filter", []) and "update__resources__extend" in payload

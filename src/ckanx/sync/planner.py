@@ -234,6 +234,15 @@ def update_payload(target: dict[str, Any], desired: dict[str, Any], *, restore: 
     """The ``package_revise`` arguments (``match`` included) that make ``target`` what ``desired`` says."""
     after = _merged(target, desired, restore=restore)
     payload = revise_payload(_comparable(target), after)
+    old_order = [r.get("id") for r in target.get("resources") or [] if isinstance(r, dict)]
+    new_order = [r.get("id") for r in after.get("resources") or []]
+    kept = [i for i in new_order if i]
+    # what revise's item edits give: kept resources in their old order, then the added ones
+    if [i for i in old_order if i in kept] + [None] * (len(new_order) - len(kept)) != new_order:
+        # revise's item-by-item edits cannot reorder: send the whole list (resources keep their ids)
+        payload = {k: v for k, v in payload.items() if not k.startswith("update__resources__")}
+        payload["filter"] = [f for f in payload.get("filter", []) if not f.startswith("-resources")] + ["-resources"]
+        payload.setdefault("update", {})["resources"] = after["resources"]
     payload["match"] = {"id": target["id"], "metadata_modified": target.get("metadata_modified")}
     return payload
 
