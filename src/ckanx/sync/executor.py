@@ -343,6 +343,9 @@ async def _create(client: Any, act: PlannedAction, opts: PlanOptions) -> RecordR
     for _ in range(ATTEMPTS):
         try:
             result = await client.call_action("package_create", act.desired)
+            if isinstance(result, dict) and not _ours(result, opts, act.key):
+                # the client's check after a lost answer found a dataset of that name, but not ours
+                return _result(act, "failed", f"name {act.name!r} is taken on the target by {_holder(result)}")
             return _result(act, "created", None, result.get("id") if isinstance(result, dict) else None)
         except exc.ValidationError as err:
             if not _in_use(err):
