@@ -153,7 +153,7 @@ def test_deletions_only_of_mirrored_datasets_and_only_when_asked(
 
     result, report = run(runner, source, target, tmp_path)
     assert result.exit_code == 0
-    assert report["missing_on_source"] == ["ds-3"] and report["counts"]["datasets"]["deleted"] == 0
+    assert report["gone_from_source"] == ["ds-3"] and report["counts"]["datasets"]["deleted"] == 0
     assert target.client.action.package_show(id="ds-3")["state"] == "active"
     assert "--delete-missing deletes them" in result.stderr
 
@@ -321,3 +321,30 @@ def test_an_unreachable_source_is_exit_1_and_the_token_is_never_shown(
     assert result.stderr.startswith("ckanx: error:") and len(result.stderr.strip().splitlines()) == 1
     assert "source-secret-token-123" not in result.output + result.stderr
     assert target.token not in result.output + result.stderr
+
+
+def test_unchanged_files_are_not_downloaded_again_but_a_new_upload_is(
+    runner: CliRunner, sites: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ckanx.mirror import _engine
+
+    source, target = sites
+    made = seed_source(source)
+    assert run(runner, source, target, tmp_path)[0].exit_code == 0
+    copies: list[str] = []
+    original = _engine.sync_file
+
+    async def counting(src: Any, dst: Any, res: dict[str, Any], target_id: str, **kw: Any) -> str:
+        copies.append(res["id"])
+        return await original(src, dst, res, target_id, **kw)
+
+    monkeypatch.setattr(_engine, "sync_file", counting)
+    result, report = run(runner, source, target, tmp_path)  # every dataset is in the 10 min window
+    assert result.exit_code == 0 and report["source_datasets_examined"] == 4
+    assert copies == [] and report["counts"]["resource_files"]["unchanged"] == 1
+
+    source.client.action.resource_patch(id=made["file"], upload=("blob.bin", b"second version"))
+    result, report = run(runner, source, target, tmp_path)
+    assert result.exit_code == 0
+    assert copies == [made["file"]] and report["counts"]["resource_files"]["updated"] == 1
+    assert httpx.get(target.client.action.resource_show(id=made["file"])["url"]).content == b"second version"

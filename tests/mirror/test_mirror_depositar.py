@@ -176,7 +176,7 @@ def test_depositar_mirror_then_incremental(
     assert code == 0, report["failures"][:5]
     ds = report["counts"]["datasets"]
     assert (ds["created"], ds["updated"], ds["deleted"]) == (1, 3, 0)
-    assert report["missing_on_source"] == [deleted]  # reported, not deleted without --delete-missing
+    assert report["gone_from_source"] == [deleted]  # reported, not deleted without --delete-missing
     assert writes(calls) == calls["package_update"] + calls["package_create"] == 4
     # only what changed since the mark is read: the mark's whole second (margin 0s), then the changes
     window = {n for n, d in before.items() if d["metadata_modified"][:19] >= first_mark[:19]}

@@ -107,7 +107,7 @@ class MirrorReport:
             "source_datasets_examined": self.source_datasets_examined,
             "counts": self.counts,
             "failures": self.failures,
-            "missing_on_source": sorted(self.missing),
+            "gone_from_source": sorted(self.missing),
             "missing_users": sorted(set(self.missing_users)),
             "elapsed_seconds": round(self.elapsed, 3),
         }
@@ -119,7 +119,7 @@ class MirrorReport:
             c = self.counts[kind]
             if not any(c.values()):
                 continue
-            parts = ", ".join(f"{n} {s}" for s, n in c.items() if n)
+            parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in c.items() if n)
             lines.append(f"  {kind.replace('_', ' ')}: {parts}")
         if self.missing:
             lines.append(
@@ -296,8 +296,8 @@ class _Mirror:
     def search_params(self) -> dict[str, Any]:
         return {"q": "*:*", "include_private": self.opts.include_private, "include_drafts": False}
 
-    async def walk(self, fq: str | None, fl: str | None = None) -> Any:
-        """Keyset walk of the source's datasets: yields pages (lists of dicts)."""
+    async def walk(self, fq: str | None, fl: str | None = None, on_count: Callable[[int], Any] | None = None) -> Any:
+        """Keyset walk of the source's datasets: yields pages (lists of dicts); ``on_count`` gets the total."""
         last_id: str | None = None
         while True:
             params = {**self.search_params(), "sort": "id asc", "rows": PAGE_ROWS, "start": 0}
@@ -308,6 +308,8 @@ class _Mirror:
                 params["fl"] = fl
             result = await self.source.call_action("package_search", params)
             page = result.get("results") or []
+            if on_count is not None and last_id is None:
+                on_count(int(result.get("count") or 0))
             if not page:
                 return
             check_keyset_page(page, last_id)
@@ -327,7 +329,8 @@ class _Mirror:
         seen_ids: set[str] = set()
         marks: list[str] = []
         failed_marks: list[str] = []
-        async for page in self.walk(fq):
+        progress.started = time.monotonic()  # the rate is of datasets, not of the organizations before them
+        async for page in self.walk(fq, on_count=progress.set_total):
             self.report.source_datasets_examined += len(page)
             lookup = asyncio.ensure_future(self.find_on_target(page))
 
@@ -434,24 +437,40 @@ class _Mirror:
                 else:
                     continue
             if self.opts.files and res.get("url_type") == "upload" and res.get("url"):
-                await self.guarded("resource_files", label, self.copy_file(res, tgt, created))
+                await self.file(label, res, tgt, created)
             if self.opts.datastore and res.get("datastore_active"):
                 await self.guarded("datastore_tables", label, self.copy_table(res, tgt))
             if self.opts.views:
                 await self.guarded_views(label, res, tgt)
 
-    async def guarded(self, kind: str, label: str, work: Any) -> None:
+    async def file(self, label: str, res: dict[str, Any], tgt: dict[str, Any], created: bool) -> None:
+        """Copy an uploaded file unless the state says this very source file is already there."""
+        fingerprint = "|".join(
+            str(res.get(k) or "") for k in ("url", "size", "last_modified", "metadata_modified")
+        ) + f"|{tgt.get('id')}"
+        known = self.state.files.get(str(res["id"]), "")
+        if not self.opts.full and not created and known.partition(":")[2] == fingerprint:
+            status = "missing_on_source" if known.startswith("missing:") else "unchanged"
+            self.report.add("resource_files", status, label)
+            return
+        status = await self.guarded("resource_files", label, self.copy_file(res, tgt, created))
+        if not self.opts.dry_run and status in ("created", "updated", "unchanged", "missing_on_source"):
+            prefix = "missing" if status == "missing_on_source" else "ok"
+            self.state.files[str(res["id"])] = f"{prefix}:{fingerprint}"
+
+    async def guarded(self, kind: str, label: str, work: Any) -> str:
         try:
             status = await work
         except SourceMissing:
             # the source's own metadata promises bytes it does not have: nothing to copy, not a failure
             self.report.add(kind, "missing_on_source", label)
-            return
+            return "missing_on_source"
         except (exc.CKANAPIError, OSError) as err:
             self.report.add(kind, "failed", label, error_reason(err))
             self.note(f"{kind.replace('_', ' ')} {label}: {error_reason(err)}")
-            return
+            return "failed"
         self.report.add(kind, status, label)
+        return str(status)
 
     async def copy_file(self, res: dict[str, Any], tgt: dict[str, Any], created: bool) -> str:
         if tgt.get("id") is None:

@@ -10,6 +10,10 @@ What it holds and why:
   equal on the target. Only these can ever be deleted by ``--delete-missing``: a dataset made by
   hand on the target is never in it. Ids, not names, so a rename on the source is an update.
 * ``organizations`` / ``groups``: the names this mirror created or updated (same rule for deletion).
+* ``files``: ``{source resource id: fingerprint}`` of each uploaded file already copied (or found
+  missing on the source): the source resource's URL, size and timestamps plus the target resource
+  id. While the fingerprint is the same, a re-run does not download the file again (``--full``
+  always compares the bytes).
 
 The file is replaced atomically (temporary file, ``fsync``, rename), so a crash leaves the previous
 state or the new one, never half of one. A lost state file is safe: the next run compares every
@@ -52,6 +56,7 @@ class MirrorState:
     datasets: dict[str, dict[str, str]] = field(default_factory=dict)
     organizations: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
+    files: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
     @classmethod
@@ -81,6 +86,9 @@ class MirrorState:
             }
         state.organizations = {str(n) for n in raw.get("organizations") or []}
         state.groups = {str(n) for n in raw.get("groups") or []}
+        files = raw.get("files")
+        if isinstance(files, dict):
+            state.files = {str(k): str(v) for k, v in files.items()}
         return state
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +101,7 @@ class MirrorState:
             "datasets": dict(sorted(self.datasets.items())),
             "organizations": sorted(self.organizations),
             "groups": sorted(self.groups),
+            "files": dict(sorted(self.files.items())),
         }
 
     def save(self) -> None:
