@@ -348,3 +348,16 @@ def test_unchanged_files_are_not_downloaded_again_but_a_new_upload_is(
     assert result.exit_code == 0
     assert copies == [made["file"]] and report["counts"]["resource_files"]["updated"] == 1
     assert httpx.get(target.client.action.resource_show(id=made["file"])["url"]).content == b"second version"
+
+
+def test_a_dataset_deleted_on_the_target_is_brought_back(
+    runner: CliRunner, sites: tuple[Any, Any], tmp_path: Path
+) -> None:
+    source, target = sites
+    seed_source(source)
+    assert run(runner, source, target, tmp_path)[0].exit_code == 0
+    target.client.action.package_delete(id="ds-2")
+    result, report = run(runner, source, target, tmp_path, "--full")
+    assert result.exit_code == 0, report.get("failures")
+    assert report["counts"]["datasets"]["updated"] == 1
+    assert target.client.action.package_show(id="ds-2")["state"] == "active"
