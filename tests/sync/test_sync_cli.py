@@ -319,3 +319,29 @@ def test_ckan_to_ckan(runner: CliRunner, ckan_server_factory: Any, tmp_path: Pat
     report = json.loads(report_file.read_text())
     assert (report["updated"], report["deleted"], report["unchanged"]) == (1, 1, 1)
     assert target.client.action.package_show(id="up-1")["title"] == "changed upstream"
+
+
+def test_record_log_resume_flag_and_source_token_file(runner: CliRunner, ckan_server: Any, tmp_path: Path) -> None:
+    ck = ckan_server.client
+    ck.action.organization_create(name="org")
+    src = write_jsonl(tmp_path / "s.jsonl", [{"name": "log-a"}, {"name": "log-b"}, {"name": "x"}])
+    log = tmp_path / "log.jsonl"
+    result = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "-q", "-l", str(log))
+    assert result.exit_code == 3  # "x" is too short for a CKAN name
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted((e["name"], e["status"]) for e in entries) == [
+        ("log-a", "created"),
+        ("log-b", "created"),
+        ("x", "error"),
+    ]
+    assert "name" in next(e["error"] for e in entries if e["name"] == "x")
+    write_jsonl(src, [{"name": "log-a"}, {"name": "log-b"}])
+    again = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "--resume", "--report",
+                     str(tmp_path / "r.json"))  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "r.json").read_text())["unchanged"] == 2
+    token_file = tmp_path / "source-token"
+    token_file.write_text("not-used")
+    usage = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "--source-token-file",
+                     str(token_file))  # fmt: skip
+    assert usage.exit_code == 2 and "--source-token-file applies to a CKAN source" in usage.output
