@@ -345,3 +345,23 @@ def test_record_log_resume_flag_and_source_token_file(runner: CliRunner, ckan_se
     usage = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "--source-token-file",
                      str(token_file))  # fmt: skip
     assert usage.exit_code == 2 and "--source-token-file applies to a CKAN source" in usage.output
+
+
+def test_unknown_fields_as_extras(runner: CliRunner, ckan_server: Any, tmp_path: Path) -> None:
+    ck = ckan_server.client
+    ck.action.organization_create(name="org")
+    records = envidat()[:5]
+    src = write_jsonl(tmp_path / "custom.jsonl", records)
+    result = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "--unknown-as-extras",
+                      "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ds = ck.action.package_show(id=records[0]["name"])
+    got = extras(ds)
+    for key in ("doi", "date", "funding", "language", "publication", "spatial", "resource_type"):
+        value = records[0][key]
+        assert got[key] == (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)), key
+    assert ds["author"] == records[0]["author"]  # a core field stays where it is
+    assert got["dora_link"] == ""  # the record's own extras are kept
+    again = sync_cli(runner, ckan_server.url, ckan_server.token, str(src), "--into", "org", "--unknown-as-extras",
+                     "--report", str(tmp_path / "r.json"), "-q")  # fmt: skip
+    assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["unchanged"] == 5

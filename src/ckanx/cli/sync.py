@@ -77,6 +77,11 @@ def _write_report(path: Path, report: SyncReport) -> None:
 @click.option(
     "--allow-empty", is_flag=True, help="Let a source without records delete (or mark) every dataset it owns."
 )
+@click.option(
+    "--unknown-as-extras",
+    is_flag=True,
+    help="Store top-level fields outside CKAN's default schema (another site's custom fields) as extras.",
+)
 @common_options(gzip_flag=False)
 @target_options
 def sync_command(
@@ -94,6 +99,7 @@ def sync_command(
     source_query: str | None,
     source_token_file: Path | None,
     allow_empty: bool,
+    unknown_as_extras: bool,
     processes: int,
     quiet: bool,
     log_file: Path | None,
@@ -149,6 +155,7 @@ def sync_command(
         force=force,
         concurrency=concurrency,
         allow_empty=allow_empty,
+        unknown_as_extras=unknown_as_extras,
     )
     holder: dict[str, SyncReport] = {}
 

@@ -95,6 +95,8 @@ class SyncOptions:
         force: update every matched dataset even when its source record is unchanged.
         concurrency: writes in flight.
         allow_empty: let a source without records delete (or mark) every dataset it owns.
+        unknown_as_extras: move top-level fields outside CKAN's default schema into extras
+            (for a target without the source's schema plugin; changing it needs ``force`` once).
     """
 
     into: str
@@ -104,6 +106,7 @@ class SyncOptions:
     force: bool = False
     concurrency: int = 1
     allow_empty: bool = False
+    unknown_as_extras: bool = False
 
 
 @dataclass
@@ -282,7 +285,14 @@ async def plan_async(client: Any, source: Source | str | Path, options: SyncOpti
     the_plan = build_plan(
         records,
         state.owned,
-        PlanOptions(source_id, state.org_id, options.on_missing, options.name_prefix, options.force),
+        PlanOptions(
+            source_id,
+            state.org_id,
+            options.on_missing,
+            options.name_prefix,
+            options.force,
+            options.unknown_as_extras,
+        ),
         taken=state.taken,
         known_groups=state.known_groups,
     )

@@ -80,6 +80,7 @@ class PlanOptions:
         on_missing: what happens to owned datasets that left the source.
         name_prefix: prepended to every source name.
         force: update every matched dataset, even when its hash is unchanged.
+        unknown_as_extras: move top-level fields outside CKAN's default schema into extras.
     """
 
     source_id: str
@@ -87,6 +88,7 @@ class PlanOptions:
     on_missing: OnMissing = "delete"
     name_prefix: str = ""
     force: bool = False
+    unknown_as_extras: bool = False
 
 
 @dataclass
@@ -443,6 +445,7 @@ def build_plan(
             source_id=options.source_id,
             digest=digest,
             known_groups=groups,
+            unknown_as_extras=options.unknown_as_extras,
         )
         warnings = [*rec.warnings, *warnings]
         holder = by_name.get(name)

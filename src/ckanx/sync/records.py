@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CORE_DATASET_FIELDS",
     "EXTRA_DELETED",
     "EXTRA_HASH",
     "EXTRA_ID",
@@ -47,6 +48,14 @@ SYNC_EXTRAS = frozenset({EXTRA_SOURCE, EXTRA_ID, EXTRA_HASH, EXTRA_DELETED})
 RESOURCE_KEY = "ckanx_sync_id"
 """Field stored on each synced resource: the source resource's identity, to match it on updates."""
 HASH_VERSION = "v1"
+CORE_DATASET_FIELDS = frozenset(
+    {
+        "id", "name", "title", "author", "author_email", "maintainer", "maintainer_email", "license_id",
+        "notes", "url", "version", "state", "type", "owner_org", "private", "extras", "tags", "groups",
+        "resources", "plugin_data", "tag_string",
+    }
+)  # fmt: skip
+"""Top-level dataset fields of CKAN's default schema (2.11/2.12): others need a schema plugin."""
 
 # what a site computes or assigns itself: not part of a record's content
 _DATASET_VOLATILE = frozenset(
@@ -230,16 +239,24 @@ def desired_dataset(
     source_id: str,
     digest: str,
     known_groups: frozenset[str] | None,
+    unknown_as_extras: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """The dataset dict a sync creates for ``record`` (and lays over the target on updates).
 
     Returns the dict and warnings (groups dropped because the target has no such group).
-    ``known_groups`` ``None`` means "do not check" (every group is kept).
+    ``known_groups`` ``None`` means "do not check" (every group is kept). With
+    ``unknown_as_extras``, top-level fields outside CKAN's default schema (another site's custom
+    fields, which a plain CKAN drops silently) become extras (text; other values JSON-encoded).
     """
     warnings: list[str] = []
     out: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
     for key, value in record.dataset.items():
         if key in _DATASET_VOLATILE:
+            continue
+        if unknown_as_extras and key not in CORE_DATASET_FIELDS:
+            if value is not None:
+                moved[key] = value
             continue
         out[key] = copy.deepcopy(value)
     out["name"] = name
@@ -263,10 +280,14 @@ def desired_dataset(
             else:
                 warnings.append(f"group {group!r} does not exist on the target: not added")
         out["groups"] = kept
+    own = {k: v for k, v in extras_of(record.dataset).items() if k not in SYNC_EXTRAS and v is not None}
+    for key, value in moved.items():
+        if key in own:
+            warnings.append(f"field {key!r} not moved to extras: the record has an extra of that name")
+        else:
+            own[key] = value
     extras = [
-        {"key": k, "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}
-        for k, v in extras_of(record.dataset).items()
-        if k not in SYNC_EXTRAS and v is not None
+        {"key": k, "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)} for k, v in own.items()
     ]
     extras += [
         {"key": EXTRA_SOURCE, "value": source_id},
