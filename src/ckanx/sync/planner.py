@@ -14,8 +14,10 @@ Rules:
 * matched otherwise: **update** (a ``package_revise`` built from the difference, keeping what
   the source does not manage: extras of other keys, hand-added resources, other fields);
 * not matched: **create**;
-* the wanted name held by a dataset this sync does not own, or by another record of this source
-  that stays: **failed** (conflict), nothing is overwritten;
+* the wanted name held by a dataset this sync does not own, or by another dataset of this source
+  that keeps it: **failed** (conflict), nothing is overwritten. A name freed in the same run is
+  fine: deletions run first, and an update that takes a name another update renames away runs a
+  wave later (:attr:`PlannedAction.wave`); a swap of names fails;
 * an owned dataset whose key is not in the source: **delete**, **mark** (``private`` plus the
   ``ckanx_sync_deleted`` extra) or **keep**, as asked. Two owned datasets with one key: the older
   one is kept, the other is deleted (or marked) as a duplicate.
