@@ -189,7 +189,10 @@ def sync_command(
             click.echo(line)
     else:
         if verbose:
+            # warnings of the records written now (an unchanged record's were shown when it was)
             for rec in report.records:
+                if rec.action not in ("created", "updated", "failed"):
+                    continue
                 for warning in rec.warnings:
                     click.echo(f"warning: {rec.name}: {warning}", err=True)
         if not quiet:
