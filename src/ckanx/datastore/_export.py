@@ -16,6 +16,7 @@ records its byte length and where to continue; on resume the file is cut back to
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -245,8 +246,26 @@ def dataframe_job(opts: SearchOptions) -> Job[Any]:
     _meta, fields = yield from _table_fields(opts)
     builder = FrameBuilder()
     builder.set_fields(fields)
-    yield from pages_job(opts, {}, builder.add)
+
+    def on_page(records: list[dict[str, Any]]) -> None:
+        builder.add(records)
+        release_page_memory()
+
+    yield from pages_job(opts, {}, on_page)
     return builder.build()
+
+
+def release_page_memory() -> None:
+    """Free the previous page's response now instead of at the next full garbage collection.
+
+    Measured (``benchmarks/bench_datastore_memory.py``): without this, a JSON-lines export's peak
+    RSS grew with the table (62 MB at 100,000 rows, 183 MB at 1,000,000). Every httpx ``Response``
+    is in a reference cycle (its stream points back to it); it is still alive while its 10,000
+    records are parsed, which runs the young-generation collections that promote it to the oldest
+    generation, so each page's ~1.5 MB body waited for a rare full collection. One full collection
+    per page (milliseconds, against a page fetch of ~100 ms) keeps the export's memory flat.
+    """
+    gc.collect()
 
 
 def _save(ckpt: Checkpoint | None, out: _Output, state: dict[str, Any]) -> None:
@@ -265,6 +284,7 @@ def _jsonl(opts: SearchOptions, out: _Output, report: ExportReport, state: dict[
 
     def on_page(records: list[dict[str, Any]]) -> None:
         out.write(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records))
+        release_page_memory()
         counter["rows"] += len(records)
         state["rows"] = counter["rows"]
         _save(ckpt, out, state)
@@ -365,6 +385,7 @@ def _parquet(opts: SearchOptions, dest: Path, report: ExportReport) -> Job[Expor
 
         def on_page(records: list[dict[str, Any]]) -> None:
             writer.write_table(arrow_table(records, report.fields))
+            release_page_memory()
             counter["rows"] += len(records)
 
         yield from pages_job(opts, {}, on_page)
