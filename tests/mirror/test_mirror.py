@@ -361,3 +361,35 @@ def test_a_dataset_deleted_on_the_target_is_brought_back(
     assert result.exit_code == 0, report.get("failures")
     assert report["counts"]["datasets"]["updated"] == 1
     assert target.client.action.package_show(id="ds-2")["state"] == "active"
+
+
+def test_source_credentials_from_the_environment_or_a_profile(
+    runner: CliRunner, sites: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = sites
+    seed_source(source)
+    source.client.action.package_patch(id="ds-0", private=True)
+
+    # anonymous source: the private dataset is invisible (CKAN_API_TOKEN is the target's, never the source's)
+    monkeypatch.setenv("CKAN_API_TOKEN", target.token)
+    result, report = run(runner, source, target, tmp_path, "--include-private")
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["datasets"]["created"] == 3
+
+    monkeypatch.setenv("CKAN_SOURCE_API_TOKEN", source.token)
+    result, report = run(runner, source, target, tmp_path, "--include-private")
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["datasets"]["created"] == 1  # ds-0, now readable
+    assert target.client.action.package_show(id="ds-0")["private"] is True
+
+    monkeypatch.delenv("CKAN_SOURCE_API_TOKEN")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.src]\nurl = "{source.url}"\ntoken = "{source.token}"\n'
+                      '[profiles.other]\nurl = "https://elsewhere.example.org"\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("CKANX_CONFIG", str(config))
+    result, report = run(runner, source, target, tmp_path, "--include-private", "--source-profile", "src", "--full")
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"]["datasets"]["unchanged"] == 4
+    result, _ = run(runner, source, target, tmp_path, "--source-profile", "other")
+    assert result.exit_code == 2 and "is for https://elsewhere.example.org" in result.stderr
