@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ def test_kill_9_then_rerun_finishes_without_duplicates(
     slow_action(monkeypatch, "package_create", 0.05)
     proc = ckanx_process(ckan_server, tmp_path, "sync", str(src), "--into", "killed", "-p", "2", "-q")
     kill_when(proc, lambda: ck.action.package_search(rows=0, include_private=True)["count"] >= 12)
+    time.sleep(0.5)  # creates the server had already received finish (they take 0.05 s) before counting
     done = ck.action.package_search(rows=0, include_private=True)["count"]
     assert 12 <= done < n
     proc = ckanx_process(ckan_server, tmp_path, "sync", str(src), "--into", "killed", "-p", "2", "--report",
