@@ -146,3 +146,29 @@ async def test_async_twin(ckan_server: Any, dataset: dict[str, Any], corpus: Pat
         assert out.rows == 209
         sync_out = DataStore(ckan_server.client).export(report.resource_id, tmp_path / "s.csv")
         assert (tmp_path / "n.csv").read_bytes() == (tmp_path / "s.csv").read_bytes() and sync_out.rows == 209
+
+
+@pytest.mark.contract
+def test_paging_follows_the_server_version(site: Any, tmp_path: Path) -> None:
+    """On the site itself: keyset pages on ``_id`` for CKAN 2.12, offset pages for 2.11; same rows."""
+    records = [{"n": i, "even": i % 2 == 0} for i in range(1, 96)]
+    rid = site.client.action.datastore_create(
+        resource={"package_id": site.dataset["id"], "name": "pages"},
+        fields=[{"id": "n", "type": "int"}, {"id": "even", "type": "bool"}], records=records,
+    )["resource_id"]
+    rec = Searches()
+    with Client(site.url, site.token, transport=rec) as ck:
+        version = ck.server_info()["ckan_version"]
+        ds = DataStore(ck)
+        assert list(ds.records(rid, page_rows=40)) == records
+        out = tmp_path / "t.jsonl"
+        ds.export(rid, out, "jsonl", filters={"even": True}, page_rows=20)
+        assert [json.loads(line) for line in out.read_text().splitlines()] == [r for r in records if r["even"]]
+    walk, filtered = rec.searches[:3], rec.searches[3:]
+    if version.startswith("2.12"):
+        assert [s.get("filters") for s in walk] == [None, {"_id": {"gt": 40}}, {"_id": {"gt": 80}}]
+        assert all("offset" not in s for s in rec.searches)
+        assert filtered[-1]["filters"] == {"even": True, "_id": {"gt": 80}}
+    else:
+        assert [s.get("offset") for s in walk] == [None, 40, 80]
+        assert all("_id" not in (s.get("filters") or {}) for s in rec.searches)
