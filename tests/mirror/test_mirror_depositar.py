@@ -137,7 +137,6 @@ def test_depositar_mirror_then_incremental(
     assert counts["datastore_tables"] == {**counts["datastore_tables"], "created": 1, "failed": 0,
                                           "missing_on_source": phantom_tables}
     print(f"first mirror of {len(expected_names)} datasets: {first_run:.1f}s")  # reported with -s
-    assert first_run < 150  # a regression guard: ~16 s without files on this 2-core machine, see docs/mirror.md
 
     # the target's dump equals the source's, ids and timestamps aside
     before = dump(runner, source)
