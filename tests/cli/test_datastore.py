@@ -132,3 +132,46 @@ def test_sigkill_mid_import_then_resume(runner: CliRunner, ckan_server: Any, dat
     expected = source_rows(HDX)
     assert got[0] == expected[0]
     assert got[1:] == expected[2:]  # every row once, in order (the HXL row went to the fields' info)
+
+
+def test_killed_after_the_creating_datastore_create_then_resume(runner: CliRunner, ckan_server: Any,
+                                                                 dataset: dict[str, Any], tmp_path: Path) -> None:
+    """The process dies after the server ran ``datastore_create`` with ``resource=`` and before its
+    answer was recorded: a plain rerun refuses, ``--resume`` adopts that resource (never a second)."""
+    import httpx
+
+    from ckanx import Client
+    from ckanx.datastore import DataStore
+
+    class Killed(BaseException):
+        pass
+
+    class KillAfterCreate(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            if request.url.path.endswith("/datastore_create"):
+                response.read()
+                raise Killed  # the server ran it; the client never sees the answer
+            return response
+
+    ckpt = tmp_path / "import.ckpt"
+    with Client(ckan_server.url, ckan_server.token, transport=KillAfterCreate()) as ck, pytest.raises(Killed):
+        DataStore(ck).import_table("cli-ds", HDX, chunk_rows=2500, checkpoint=ckpt)
+    [orphan] = ckan_server.client.action.package_show(id="cli-ds")["resources"]
+    assert ckan_server.client.action.datastore_search(resource_id=orphan["id"], limit=0)["total"] == 0
+
+    plain = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--checkpoint", str(ckpt), "-q")
+    assert plain.exit_code == 1 and "--resume" in plain.stderr, plain.stderr
+    assert len(ckan_server.client.action.package_show(id="cli-ds")["resources"]) == 1
+
+    resumed = cli(runner, ckan_server, "datastore", "import", "cli-ds", str(HDX), "--chunk-rows", "2500",
+                  "--checkpoint", str(ckpt), "--resume", "-q")
+    assert resumed.exit_code == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["resource_id"] == orphan["id"] and report["created_resource"]
+    assert report["rows_committed"] == 10690 and not ckpt.exists()
+    assert [r["id"] for r in ckan_server.client.action.package_show(id="cli-ds")["resources"]] == [orphan["id"]]
+    out = cli(runner, ckan_server, "datastore", "export", orphan["id"], "-q")
+    got = list(csv.reader(io.StringIO(out.stdout, newline="")))
+    expected = source_rows(HDX)
+    assert got[0] == expected[0] and got[1:] == expected[2:]  # every row once, in order

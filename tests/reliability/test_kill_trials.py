@@ -576,7 +576,6 @@ def test_load_groups_killed_and_resumed_equals_uninterrupted(
         assert (g["title"], g["description"]) == (want[g["name"]]["title"], want[g["name"]]["description"]), seed
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the resource made by datastore_create is not in a checkpoint yet")
 def test_import_into_a_dataset_killed_right_after_datastore_create_leaves_one_resource(store: Site,
                                                                                        tmp_path: Path) -> None:
     """``datastore import DATASET FILE`` creates the resource with ``datastore_create``; the checkpoint

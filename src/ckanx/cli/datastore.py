@@ -115,7 +115,9 @@ def import_command(resource_or_dataset: str, source: str, primary_key: tuple[str
     Encoding (UTF-8 with or without BOM, cp1252, cp850, latin-1), delimiter, title lines above the
     header and an HXL tag row are detected; types are inferred conservatively (see docs/datastore.md).
     Without a primary key, an interrupted import resumes with --resume without losing or repeating
-    rows: the table's row count settles what landed.
+    rows: the table's row count settles what landed. Into a dataset, a run interrupted after it
+    started creating the resource must be continued with --resume (a plain rerun refuses rather
+    than add a second resource).
     """
     if replace and (append or resume):
         raise CLIError("--replace cannot be combined with --append or --resume", ExitCode.USAGE)

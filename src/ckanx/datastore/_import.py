@@ -14,6 +14,12 @@ Why a retried chunk can never duplicate rows:
   committed`` means it did not (so it is resent), anything else stops the import (another writer).
   A resumed import uses the same count to skip exactly the rows already in the table, including a
   chunk that landed after the last checkpoint was written.
+
+Why a resumed import into a dataset never adds a second resource: before the ``datastore_create``
+that creates the resource is sent, the checkpoint durably records the intent (dataset, resource
+name, the dataset's resources before). A run stopped before the answer was recorded leaves that
+intent; ``resume`` settles it like a lost answer (the one new resource of that name is adopted, its
+table created if missing), and a fresh run over it refuses instead of creating another.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _exceptions as exc
-from ..bulk.checkpoint import Checkpoint
+from ..bulk.checkpoint import Checkpoint, CheckpointError
 from ._frames import open_frame
 from ._protocol import Call, Fetch, Info, Job, Sleep
 from ._source import (
@@ -569,8 +575,21 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
         if checkpoint is None:
             raise ImportFailed("resume needs a checkpoint file")
         state = checkpoint.load()
+        intent = state.get("intent")
+        if isinstance(intent, dict) and "resource_id" not in state:
+            # the run was stopped after recording that it would create the resource, before the
+            # answer to that create: settle what landed, as after a lost answer (never a second resource)
+            package_id = str(intent["package_id"])
+            create = _create_request(opts, fields, None, package_id, str(intent["name"]))
+            resource_id = yield from _create_table(create, package_id, set(intent["before"]), report,
+                                                   answer_lost=True)
+            report.created_resource = True
+            state = {"resource_id": resource_id, "baseline": 0, "committed": 0}
+            checkpoint.save(state)
         resource_id = state["resource_id"]
         report.resource_id = resource_id
+    elif checkpoint is not None and resource_id is None:
+        _refuse_over_pending(checkpoint, report)
 
     if not state:
         if resource_id is not None:
@@ -582,18 +601,13 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
                 raise ImportFailed(_refuse_message(resource_id, existing), report)
         else:
             existing = 0
-        create: dict[str, Any] = {"fields": fields, "force": opts.force}
-        if resource_id is not None:
-            create["resource_id"] = resource_id
-        else:
-            name = opts.resource_name or _source_name(opts.label or opts.source)
-            create["resource"] = {"package_id": package_id, "name": name}
-            if name.lower().endswith((".csv", ".jsonl")):
-                create["resource"]["format"] = name.rsplit(".", 1)[1].upper()
-        if opts.primary_key:
-            create["primary_key"] = list(opts.primary_key)
-        if opts.indexes:
-            create["indexes"] = list(opts.indexes)
+        name = opts.resource_name or _source_name(opts.label or opts.source)
+        create = _create_request(opts, fields, resource_id, package_id, name)
+        if resource_id is None and checkpoint is not None:
+            # write-ahead intent, durable before the create is sent: a run killed before the answer
+            # arrives leaves a checkpoint that --resume settles (the one new resource is adopted)
+            checkpoint.save({"intent": {"package_id": package_id, "name": name, "before": sorted(before)},
+                             "baseline": 0, "committed": 0})
         resource_id = yield from _create_table(create, package_id, before, report)
         report.resource_id = resource_id
         report.created_resource = package_id is not None
@@ -662,13 +676,48 @@ def _run(opts: ImportOptions, report: ImportReport, table: _Table, version: tupl
     return report
 
 
+def _create_request(opts: ImportOptions, fields: list[dict[str, Any]], resource_id: str | None,
+                    package_id: str | None, name: str) -> dict[str, Any]:
+    """The ``datastore_create`` body: on ``resource_id``, or creating a resource ``name`` in the dataset."""
+    create: dict[str, Any] = {"fields": fields, "force": opts.force}
+    if resource_id is not None:
+        create["resource_id"] = resource_id
+    else:
+        create["resource"] = {"package_id": package_id, "name": name}
+        if name.lower().endswith((".csv", ".jsonl")):
+            create["resource"]["format"] = name.rsplit(".", 1)[1].upper()
+    if opts.primary_key:
+        create["primary_key"] = list(opts.primary_key)
+    if opts.indexes:
+        create["indexes"] = list(opts.indexes)
+    return create
+
+
+def _refuse_over_pending(checkpoint: Checkpoint, report: ImportReport) -> None:
+    """A fresh import into a dataset would add another resource beside the one an interrupted run
+    of the same import made (or may have made): refuse, pointing at ``resume``."""
+    try:
+        state = checkpoint.load()
+    except CheckpointError:
+        return  # none, unreadable or another job's: overwritten, as before
+    if "resource_id" in state:
+        made = f"created the resource {state['resource_id']} ({int(state.get('committed') or 0)} rows committed)"
+    elif isinstance(state.get("intent"), dict):
+        made = f"was creating the resource {state['intent'].get('name')!r} when it stopped"
+    else:
+        return
+    raise ImportFailed(f"an interrupted run of this import {made}; its checkpoint is {checkpoint.path}: "
+                       "resume it (--resume), or delete the checkpoint to start over with another new resource",
+                       report)
+
+
 def _outcome_unknown(err: exc.CKANAPIError) -> bool:
     """A transport failure after sending (the client raises these instead of repeating a write)."""
     return isinstance(err, (exc.OutcomeUnknownError, exc.NetworkError, exc.HTTPStatusError)) and err.status_code != 413
 
 
 def _create_table(create: dict[str, Any], package_id: str | None, before: set[str],
-                  report: ImportReport) -> Job[str]:
+                  report: ImportReport, answer_lost: bool = False) -> Job[str]:
     """``datastore_create``; after an unknown outcome, look at what landed instead of stopping.
 
     * the table exists with the import's fields: the create landed, carry on;
@@ -677,26 +726,30 @@ def _create_table(create: dict[str, Any], package_id: str | None, before: set[st
       ``resource=``, so a retry cannot add a second resource;
     * nothing landed (after waiting :data:`SETTLE_SECONDS`, as the server may still be working):
       the create is sent again, up to :data:`MAX_RESENDS` times.
+
+    ``answer_lost``: a resumed run whose checkpoint holds the create's intent (the earlier run may
+    or may not have sent it): start by settling, as after a lost answer, instead of sending.
     """
     request = create
-    for _attempt in range(MAX_RESENDS + 1):
-        try:
-            created = yield Call("datastore_create", request)
-            return str(created["resource_id"])
-        except exc.CKANAPIError as err:
-            if not _outcome_unknown(err):
-                raise
-            report.reconciled += 1
-            rid, table_ok = yield from _settled_create(request, package_id, before, report)
-            if rid is not None and table_ok:
-                return rid
-            if rid is not None and "resource" in request:
-                # the resource landed without its table. CKAN commits resource_create, then sets
-                # url_type "datastore" (which makes the table writable without force), then creates
-                # the table: finish its steps on this resource instead of adding another
-                yield Call("resource_patch", {"id": rid, "url_type": "datastore"})
-                request = {k: v for k, v in request.items() if k != "resource"}
-                request["resource_id"] = rid
+    for attempt in range(MAX_RESENDS + 1):
+        if not (answer_lost and attempt == 0):
+            try:
+                created = yield Call("datastore_create", request)
+                return str(created["resource_id"])
+            except exc.CKANAPIError as err:
+                if not _outcome_unknown(err):
+                    raise
+        report.reconciled += 1
+        rid, table_ok = yield from _settled_create(request, package_id, before, report)
+        if rid is not None and table_ok:
+            return rid
+        if rid is not None and "resource" in request:
+            # the resource landed without its table. CKAN commits resource_create, then sets
+            # url_type "datastore" (which makes the table writable without force), then creates
+            # the table: finish its steps on this resource instead of adding another
+            yield Call("resource_patch", {"id": rid, "url_type": "datastore"})
+            request = {k: v for k, v in request.items() if k != "resource"}
+            request["resource_id"] = rid
     raise ImportFailed(f"datastore_create failed {MAX_RESENDS + 1} times with an unknown outcome; "
                        "check the dataset for an empty new resource", report)
 
